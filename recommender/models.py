@@ -74,12 +74,23 @@ class TrainingRun(models.Model):
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # True while queued or running, NULL after: the unique constraint below is the lock that
+    # lets only one training run at a time, across processes and on every database.
+    lock = models.BooleanField(null=True, blank=True, default=None, editable=False)
+    updated = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created", "-pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["lock"], condition=Q(lock=True), name="one_training_at_a_time"),
+        ]
 
     def __str__(self) -> str:
         return f"Training run {self.pk} ({self.state}, {self.progress:.0f}%)"
+
+    @property
+    def done(self) -> bool:
+        return self.state in (self.State.SUCCEEDED, self.State.FAILED, self.State.REFUSED)
 
 
 class Recommendation(models.Model):

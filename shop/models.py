@@ -3,6 +3,8 @@ reviews, and the append-only Event log the recommender learns from."""
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -61,6 +63,9 @@ class Product(models.Model):
     view_count = models.PositiveIntegerField(default=0)
     cart_count = models.PositiveIntegerField(default=0)
     purchase_count = models.PositiveIntegerField(default=0)
+    # Full-text document for search on PostgreSQL (title A, brand + category B, description C),
+    # kept up to date by database triggers (migration 0002); always NULL on SQLite.
+    search_vector = SearchVectorField(null=True, editable=False)
 
     class Meta:
         ordering = ["-created", "pk"]
@@ -68,6 +73,8 @@ class Product(models.Model):
             models.Index(fields=["category", "active"]),
             models.Index(fields=["active", "price"]),
             models.Index(fields=["active", "-created"]),
+            # Created only on PostgreSQL (see migration 0002); SQLite searches without it.
+            GinIndex(fields=["search_vector"], name="product_search_gin"),
         ]
         constraints = [models.CheckConstraint(condition=Q(price__gte=0), name="product_price_non_negative")]
 

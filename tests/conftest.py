@@ -29,6 +29,13 @@ def require_service(name: str, available: bool) -> None:
     pytest.skip(f"{name} is not available here")
 
 
+@pytest.fixture(autouse=True)
+def serving_reads_fresh_rows(settings):
+    """Serving's per-process caches (recommender/local_cache.py) would carry one test's rows
+    into the next (same primary keys, other data): off in tests, tested on their own."""
+    settings.RECOMMENDER_SERVING_CACHE_SECONDS = 0
+
+
 @pytest.fixture
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"
@@ -140,3 +147,10 @@ def wait_until(predicate, timeout: float = 60, interval: float = 0.3, message: s
             return value
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout}s waiting for {message}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Remove this run's SQLite broker file (the test database is dropped by pytest-django)."""
+    run = os.environ.get("GRAPHCART_TEST_RUN")
+    if run:
+        Path(settings.VAR_DIR, f"test-broker-{run}.sqlite3").unlink(missing_ok=True)

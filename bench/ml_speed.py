@@ -1,0 +1,110 @@
+"""Speed and memory of the hybrid at scale; prints measured figures against the targets.
+
+    .venv/bin/python bench/ml_speed.py [--users 100000 --items 50000 --interactions 2000000 --social 200000]
+
+Synthetic data (generated in-process, vectorized; Zipf-like item popularity), then:
+1. one training epoch of the default hybrid (TrainConfig, epochs=1; the epoch figure is the
+   training pass plus validation of --eval-users users, as train() reports it),
+2. peak RSS of this process (the data, the model and its training),
+3. top-100 for every user (Recommender.recommend_many, seen items masked),
+4. `step` + re-rank of 100 candidates for one customer, p50/p99 over --calls calls.
+Targets: epoch <= 60 s, RSS <= 8 GB, top-100 for all <= 30 s, step + re-rank <= 5 ms.
+The machine's load average is printed too: on a shared CPU the figures include waiting.
+Never asserts: it prints what it measured.
+"""
+import argparse
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: see recommender/ml/bench.py
+
+import random  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch  # noqa: E402
+
+from recommender.ml.baselines import peak_rss_mb  # noqa: E402
+from recommender.ml.serve import Recommender  # noqa: E402
+from recommender.ml.synthetic import scale_dataset  # noqa: E402
+from recommender.ml.train import TrainConfig, train  # noqa: E402
+
+TARGETS = {"epoch_s": 60.0, "peak_rss_mb": 8 * 1024.0, "top100_all_s": 30.0, "step_rerank_p99_ms": 5.0}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def time_step_rerank(rec: Recommender, calls: int, seed: int) -> list[float]:
+    """Milliseconds per `step(state, item)` + `rerank(state, 100 candidates)` of one customer."""
+    rng = random.Random(seed)
+    item_ids, user_ids = rec.item_ids, rec.user_ids
+    timings = []
+    for _ in range(calls):
+        state = rec.session(rng.choice(user_ids))
+        clicked = rng.choice(item_ids)
+        candidates = rng.sample(item_ids, 100)
+        started = time.perf_counter()
+        state = rec.step(state, clicked)
+        rec.rerank(state, candidates)
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def line(label: str, value: float, unit: str, target_key: str | None = None) -> str:
+    text = f"{label:<44}{value:>12.2f} {unit}"
+    if target_key:
+        target = TARGETS[target_key]
+        text += f"   target <= {target:g} {unit}: {'PASS' if value <= target else 'FAIL'}"
+    return text
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--items", type=int, default=50_000)
+    parser.add_argument("--interactions", type=int, default=2_000_000)
+    parser.add_argument("--social", type=int, default=200_000)
+    parser.add_argument("--eval-users", type=int, default=2000, help="validation users scored after the epoch")
+    parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
+          f"load average at start {os.getloadavg()[0]:.1f}", flush=True)
+    started = time.perf_counter()
+    dataset = scale_dataset(args.users, args.items, args.interactions, args.social, seed=args.seed)
+    print(line("synthetic data generated", time.perf_counter() - started, "s"))
+    print(f"  {args.users:,} users, {args.items:,} items, {args.interactions:,} interactions, "
+          f"{dataset.stats['social_edges']:,} social edges", flush=True)
+
+    config = TrainConfig(epochs=1, eval_users=args.eval_users, seed=args.seed)
+    started = time.perf_counter()
+    result = train(dataset, config, device=args.device)
+    train_call = time.perf_counter() - started
+    epoch = result.history[0]["seconds"]
+    print(line(f"one training epoch ({result.device})", epoch, "s", "epoch_s"))
+    print(line("  train() in all (+ full val and test ranking)", train_call, "s"))
+    print(line("peak RSS (process, after training)", peak_rss_mb(), "MB", "peak_rss_mb"), flush=True)
+
+    rec = Recommender.from_training(result, dataset)
+    started = time.perf_counter()
+    lists = rec.recommend_many(rec.user_ids, 100)
+    top_all = time.perf_counter() - started
+    print(line(f"top-100 for all {len(lists):,} users", top_all, "s", "top100_all_s"), flush=True)
+
+    timings = time_step_rerank(rec, args.calls, args.seed)
+    print(line(f"step + re-rank 100, p50 of {args.calls} calls", percentile(timings, 50), "ms"))
+    print(line(f"step + re-rank 100, p99 of {args.calls} calls", percentile(timings, 99), "ms", "step_rerank_p99_ms"))
+    print(line("peak RSS (process, end)", peak_rss_mb(), "MB", "peak_rss_mb"))
+    print(f"load average at end {os.getloadavg()[0]:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Thin views: each reads its form, calls analytics/campaigns/serving, renders figures."""

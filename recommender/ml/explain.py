@@ -1,0 +1,70 @@
+"""Explanations in DESIGN.md's format, computed from the model's own gate and attention weights.
+
+    {"signals": {"graph": g, "social": s, "sequence": q},       shares of this item's score
+     "friends": [{"user", "weight", "interacted_with_item"}],  social GAT attention (last layer, mean of heads)
+     "recent_items": [{"item", "weight"}],                     sequence attention of the latest position
+     "text": "Because you viewed X and your friend Y chose it too"}
+
+A branch's share is |gate_b * <user_b, item>| normalized over the branches: how much of this
+item's score that signal produced for this customer.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+from torch import Tensor
+
+from .model import BRANCHES
+
+TOP = 5
+# A signal is worth a clause in the sentence when it holds at least this share of the score.
+MENTION_SHARE = 0.15
+
+
+def signal_shares(gate: Tensor, branches: Sequence[Tensor | None], item_vector: Tensor) -> dict[str, float]:
+    contributions = torch.stack([
+        gate[b] * (v @ item_vector) if v is not None else gate.new_zeros(()) for b, v in enumerate(branches)
+    ]).abs()
+    total = float(contributions.sum())
+    shares = contributions / total if total > 0 else gate
+    return {name: round(float(shares[b]), 4) for b, name in enumerate(BRANCHES)}
+
+
+def friend_weights(attention: tuple[Tensor, Tensor] | None, user: int) -> list[tuple[int, float]]:
+    """(friend index, attention weight) of the user's in-edges, strongest first; self loop left out."""
+    if attention is None or user < 0:
+        return []
+    edges, alpha = attention
+    incoming = (edges[1] == user) & (edges[0] != user)
+    friends, weights = edges[0][incoming].tolist(), alpha[incoming].tolist()
+    return sorted(zip(friends, weights), key=lambda fw: -fw[1])
+
+
+def recent_weights(items: Sequence[int], attention: Tensor | None) -> list[tuple[int, float]]:
+    """(item index, attention weight) for the history items; attention[0] is the start token."""
+    if attention is None or not items:
+        return []
+    weights = attention[1: 1 + len(items)].tolist()
+    return sorted(zip(items, weights), key=lambda iw: -iw[1])
+
+
+def build_explanation(shares: dict[str, float], friends: list[tuple[str, float, bool]],
+                      recent: list[tuple[str, float]], name: Callable[[str, str], str]) -> dict:
+    """friends: (user id, weight, interacted with the item); recent: (item id, weight); ids are external."""
+    friends_out = [{"user": f, "weight": round(w, 4), "interacted_with_item": bool(hit)} for f, w, hit in friends[:TOP]]
+    recent_out = [{"item": i, "weight": round(w, 4)} for i, w in recent[:TOP]]
+    clauses = []
+    for branch in sorted(shares, key=lambda b: -shares[b]):
+        if shares[branch] < MENTION_SHARE:
+            continue
+        if branch == "sequence" and recent:
+            clauses.append(f"you viewed {name('item', recent[0][0])}")
+        elif branch == "social" and friends:
+            chose = [f for f in friends if f[2]]
+            clauses.append(f"your friend {name('user', chose[0][0])} chose it too" if chose
+                           else f"friends like {name('user', friends[0][0])} shape your taste")
+        elif branch == "graph":
+            clauses.append("customers with similar taste chose it")
+    text = "Because " + " and ".join(clauses[:2]) if clauses else "Popular with customers like you"
+    return {"signals": shares, "friends": friends_out, "recent_items": recent_out, "text": text}

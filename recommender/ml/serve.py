@@ -1,0 +1,286 @@
+"""`Recommender`: a trained HybridRecommender ready to serve (the facade the Django app calls).
+
+Holds the model in eval mode with its propagated graph cached, the id maps, each customer's
+history (time-ordered item indices: the sequence input and the items to leave out), and the
+graph inputs, so a checkpoint is self-contained. Checkpoints are plain tensors/lists/dicts,
+read back with `torch.load(weights_only=True)`.
+Unknown ids never raise in serving paths: an unknown user is served as an anonymous visitor
+(average graph and social vector, no sequence), unknown items are ignored.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass, field, replace
+from typing import Callable, Iterable, Sequence
+
+import torch
+from torch import Tensor
+
+from . import explain as ex
+from .data import DataError
+from .model import GraphInputs, HybridRecommender, SequenceState
+from .train import TrainConfig, TrainResult
+
+FORMAT = "graphcart-hybrid/1"
+Names = Callable[[str, str], str]
+
+
+@dataclass
+class SessionState:
+    """One customer's interactive session: their cached branch vectors and LSTM state."""
+    user: int | None                     # index, None for an anonymous visitor
+    sequence: SequenceState              # recent items (and the LSTM state when that branch is on)
+    seen: frozenset[int] = field(default_factory=frozenset)
+
+
+def checkpoint_fingerprint(user_ids: Sequence[str], item_ids: Sequence[str], config: dict) -> str:
+    text = "\x1f".join(["users", *user_ids, "items", *item_ids, "config", repr(sorted(config.items()))])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class Recommender:
+    def __init__(self, model: HybridRecommender, config: TrainConfig, user_ids: list[str], item_ids: list[str],
+                 histories: list[list[int]], dataset_fingerprint: str, item_names: dict[str, str] | None = None):
+        self.model = model.eval()
+        self.config = config
+        self.user_ids, self.item_ids = list(user_ids), list(item_ids)
+        self.user_index = {u: k for k, u in enumerate(self.user_ids)}
+        self.item_index = {i: k for k, i in enumerate(self.item_ids)}
+        self.histories = histories
+        self.seen = [frozenset(h) for h in histories]
+        self.dataset_fingerprint = dataset_fingerprint
+        self.item_names = item_names or {}
+        self._user_matrix: Tensor | None = None
+        with torch.no_grad():
+            self.prop = model.propagate(return_attention=True)
+        self.version_info = {"config": config.to_dict(), "fingerprint": dataset_fingerprint,
+                             "n_users": len(self.user_ids), "n_items": len(self.item_ids)}
+
+    # ------------------------------------------------------------ construction, checkpoints
+    @classmethod
+    def from_training(cls, result: TrainResult, dataset) -> "Recommender":
+        # Serving sees everything the customer did, held-out items included.
+        histories = [dataset.history(u, "test") + ([int(dataset.test_items[u])] if int(dataset.test_items[u]) >= 0 else [])
+                     for u in range(dataset.n_users)]
+        model = result.model.to("cpu")
+        return cls(model, result.config, dataset.user_ids, dataset.item_ids, histories, dataset.fingerprint,
+                   dataset.item_names)
+
+    def save(self, path_or_file) -> None:
+        g = self.model.graph_inputs
+        adjacency = g.adjacency.cpu()
+        flat = [i for h in self.histories for i in h]
+        lengths = [len(h) for h in self.histories]
+        config = self.config.to_dict()
+        torch.save({
+            "format": FORMAT,
+            "config": config,
+            "state_dict": {k: v.cpu() for k, v in self.model.state_dict().items()},
+            "user_ids": self.user_ids, "item_ids": self.item_ids,
+            "item_names": self.item_names,
+            "dataset_fingerprint": self.dataset_fingerprint,
+            "fingerprint": checkpoint_fingerprint(self.user_ids, self.item_ids, config),
+            "n_item_features": self.model.features.num_embeddings if self.model.features is not None else 0,
+            "graph": {"crow": adjacency.crow_indices(), "col": adjacency.col_indices(), "val": adjacency.values(),
+                      "social": g.social_edge_index.cpu(), "feature_index": g.item_feature_index.cpu(),
+                      "feature_offsets": g.item_feature_offsets.cpu()},
+            "history_items": torch.tensor(flat, dtype=torch.long),
+            "history_lengths": torch.tensor(lengths, dtype=torch.long),
+        }, path_or_file)
+
+    @classmethod
+    def load(cls, path_or_file, map_location="cpu", expect_fingerprint: str | None = None) -> "Recommender":
+        """Load a checkpoint; DataError when the file is corrupt, foreign, or does not match itself.
+
+        expect_fingerprint: the dataset fingerprint the caller serves for; a checkpoint trained on
+        another dataset is refused.
+        """
+        label = getattr(path_or_file, "name", None) or ("<stream>" if isinstance(path_or_file, io.IOBase)
+                                                         else str(path_or_file))
+        try:
+            blob = torch.load(path_or_file, map_location=map_location, weights_only=True)
+        except Exception as exc:  # pickle, zip and torch errors all mean the same thing here
+            raise DataError(label, None, f"not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
+        if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+            raise DataError(label, None, f"not a GraphCart hybrid checkpoint (expected format {FORMAT!r})")
+        try:
+            config = TrainConfig.from_dict(blob["config"])
+            user_ids, item_ids = list(blob["user_ids"]), list(blob["item_ids"])
+            if checkpoint_fingerprint(user_ids, item_ids, blob["config"]) != blob["fingerprint"]:
+                raise DataError(label, None, "fingerprint does not match the id maps and config it holds")
+            if expect_fingerprint is not None and blob["dataset_fingerprint"] != expect_fingerprint:
+                raise DataError(label, None, f"trained on another dataset (fingerprint {blob['dataset_fingerprint']}, "
+                                             f"expected {expect_fingerprint})")
+            g = blob["graph"]
+            n = len(user_ids) + len(item_ids)
+            adjacency = torch.sparse_csr_tensor(g["crow"], g["col"], g["val"], size=(n, n), check_invariants=True)
+            model = HybridRecommender(len(user_ids), len(item_ids), int(blob["n_item_features"]),
+                                      **config.model_kwargs())
+            model.load_state_dict(blob["state_dict"], strict=True)
+            model.attach(GraphInputs(adjacency, g["social"], g["feature_index"], g["feature_offsets"]))
+            lengths = blob["history_lengths"].tolist()
+            flat = blob["history_items"].tolist()
+            if len(lengths) != len(user_ids) or sum(lengths) != len(flat):
+                raise DataError(label, None, "histories do not match the user map")
+        except DataError:
+            raise
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise DataError(label, None, f"checkpoint does not match its config: {exc}") from exc
+        histories, pos = [], 0
+        for length in lengths:
+            histories.append(flat[pos:pos + length])
+            pos += length
+        return cls(model, config, user_ids, item_ids, histories, blob["dataset_fingerprint"], blob.get("item_names"))
+
+    # ------------------------------------------------------------ lookups
+    def has_user(self, user_id: str) -> bool:
+        return str(user_id) in self.user_index
+
+    def has_item(self, item_id: str) -> bool:
+        return str(item_id) in self.item_index
+
+    def _items(self, item_ids: Iterable[str]) -> list[int]:
+        return [self.item_index[str(i)] for i in item_ids if str(i) in self.item_index]
+
+    def _name(self, names: Names | None) -> Names:
+        if names is not None:
+            return names
+        return lambda kind, key: self.item_names.get(key, key) if kind == "item" else key
+
+    def _ranked(self, scores: Tensor, k: int, masked: Iterable[int]) -> list[tuple[str, float]]:
+        scores = scores.clone()
+        masked = list(masked)
+        if masked:
+            scores[torch.tensor(masked, dtype=torch.long)] = float("-inf")
+        values, indices = torch.topk(scores, min(k, len(scores)))
+        return [(self.item_ids[i], float(v)) for v, i in zip(values.tolist(), indices.tolist()) if v != float("-inf")]
+
+    # ------------------------------------------------------------ batch recommendations
+    def _fused(self, users: list[int]) -> Tensor:
+        with torch.no_grad():
+            return self.model.user_vectors(torch.tensor(users, dtype=torch.long),
+                                           [self.histories[u] for u in users])["user"]
+
+    def recommend(self, user_id: str, k: int = 10, exclude: Iterable[str] = ()) -> list[tuple[str, float]]:
+        state = self.session(user_id)
+        return self.score_session(state, k, exclude)
+
+    def recommend_many(self, user_ids: Sequence[str], k: int, batch_size: int = 1024) -> dict[str, list[tuple[str, float]]]:
+        out: dict[str, list[tuple[str, float]]] = {}
+        known = [u for u in user_ids if self.has_user(u)]
+        for u in user_ids:
+            if not self.has_user(u):
+                out[u] = self.recommend(u, k)
+        items = self.prop.items
+        for start in range(0, len(known), batch_size):
+            batch = known[start:start + batch_size]
+            indices = [self.user_index[u] for u in batch]
+            with torch.no_grad():
+                scores = self._fused(indices) @ items.T
+                _, top = HybridRecommender.top_k(scores, k, [self.histories[i] for i in indices])
+                values = scores.gather(1, top)
+            for u, row, vals in zip(batch, top.tolist(), values.tolist()):
+                out[u] = [(self.item_ids[i], float(v)) for i, v in zip(row, vals) if v != float("-inf")]
+        return out
+
+    # ------------------------------------------------------------ sessions (interactive)
+    def session(self, user_id: str | None, recent_item_ids: Sequence[str] = ()) -> SessionState:
+        user = self.user_index.get(str(user_id)) if user_id is not None else None
+        history = list(self.histories[user]) if user is not None else []
+        recent = self._items(recent_item_ids)
+        with torch.no_grad():
+            sequence = self.model.start_state(history)
+            for item in recent:
+                sequence = self.model.step(sequence, item)
+        return SessionState(user, sequence, frozenset(history) | frozenset(recent))
+
+    def step(self, state: SessionState, item_id: str) -> SessionState:
+        item = self.item_index.get(str(item_id))
+        if item is None:
+            return state
+        with torch.no_grad():
+            sequence = self.model.step(state.sequence, item)
+        return replace(state, sequence=sequence, seen=state.seen | {item})
+
+    def _session_vectors(self, state: SessionState) -> tuple[Tensor, Tensor, tuple, Tensor | None]:
+        """Fused user vector, gate, branch vectors and sequence attention for a session."""
+        graph, social, sequence, attention = self.model.session_branches(state.user, state.sequence)
+        user, gate = self.model.fuse(graph, social, sequence)
+        return user, gate, (graph, social, sequence), attention
+
+    def score_session(self, state: SessionState, k: int, exclude: Iterable[str] = ()) -> list[tuple[str, float]]:
+        with torch.no_grad():
+            user = self._session_vectors(state)[0]
+            scores = self.prop.items @ user
+        return self._ranked(scores, k, set(state.seen) | set(self._items(exclude)))
+
+    def rerank(self, state: SessionState, candidate_item_ids: Sequence[str]) -> list[tuple[str, float]]:
+        candidates = self._items(candidate_item_ids)
+        if not candidates:
+            return []
+        with torch.no_grad():
+            user = self._session_vectors(state)[0]
+            scores = self.prop.items[torch.tensor(candidates)] @ user
+        order = torch.argsort(scores, descending=True, stable=True).tolist()
+        return [(self.item_ids[candidates[i]], float(scores[i])) for i in order]
+
+    # ------------------------------------------------------------ explanations
+    def explain(self, user_id: str, item_id: str, names: Names | None = None) -> dict:
+        return self.explain_session(self.session(user_id), item_id, names)
+
+    def explain_session(self, state: SessionState, item_id: str, names: Names | None = None) -> dict:
+        item = self.item_index.get(str(item_id))
+        if item is None:
+            raise KeyError(f"unknown item {item_id!r}")
+        with torch.no_grad():
+            _, gate, branches, attention = self._session_vectors(state)
+            shares = ex.signal_shares(gate, branches, self.prop.items[item])
+        friends = []
+        if state.user is not None:
+            friends = [(self.user_ids[f], w, item in self.seen[f])
+                       for f, w in ex.friend_weights(self.prop.social_attention, state.user)]
+        recent = [(self.item_ids[i], w) for i, w in ex.recent_weights(state.sequence.items, attention)]
+        return ex.build_explanation(shares, friends, recent, self._name(names))
+
+    # ------------------------------------------------------------ other entry points
+    def cold_start(self, friend_ids: Sequence[str], k: int, exclude=()) -> list[tuple[str, float]]:
+        """A new customer who follows `friend_ids`: their taste from the social branch over those friends."""
+        friends = [self.user_index[f] for f in friend_ids if f in self.user_index]
+        if not friends:
+            return []
+        model, prop = self.model, self.prop
+        with torch.no_grad():
+            friend_tensor = torch.tensor(friends, dtype=torch.long)
+            graph, social, sequence, _ = model.session_branches(None, model.start_state([]))
+            if model.active["graph"] and not model.prefix_graph:
+                graph = prop.user_graph[friend_tensor].mean(0)  # the friends' taste stands in for the user node
+            if model.active["social"]:
+                social = model.social_for_new_user(prop, prop.user_graph[friend_tensor].mean(0), friend_tensor)
+            user, _ = model.fuse(graph, social, sequence)
+            scores = prop.items @ user
+        return self._ranked(scores, k, self._items(exclude))
+
+    def similar_items(self, item_id: str, k: int) -> list[tuple[str, float]]:
+        item = self.item_index.get(str(item_id))
+        if item is None:
+            return []
+        vectors = torch.nn.functional.normalize(self.prop.items, dim=1)
+        return self._ranked(vectors @ vectors[item], k, [item])
+
+    def user_scores_for_item(self, item_id: str, k: int) -> list[tuple[str, float]]:
+        """Customers most likely to want the item (who have not had it yet)."""
+        item = self.item_index.get(str(item_id))
+        if item is None:
+            return []
+        if self._user_matrix is None:
+            users = list(range(len(self.user_ids)))
+            self._user_matrix = torch.cat([self._fused(users[s:s + 1024]) for s in range(0, len(users), 1024)]) \
+                if users else torch.empty(0, self.model.dim)
+        with torch.no_grad():
+            scores = self._user_matrix @ self.prop.items[item]
+        owners = [u for u, seen in enumerate(self.seen) if item in seen]
+        if owners:
+            scores[torch.tensor(owners)] = float("-inf")
+        values, indices = torch.topk(scores, min(k, len(scores)))
+        return [(self.user_ids[u], float(v)) for v, u in zip(values.tolist(), indices.tolist()) if v != float("-inf")]

@@ -1,0 +1,425 @@
+"""What fills a recommendation widget, in real time.
+
+`recommend()`: the customer's materialized top-N (recommender.tasks.score_customers) →
+re-ranked with the model's sequence state advanced (`Recommender.step`) over the views and
+carts recorded since materialization, so a click changes the next page without a retrain →
+merchandising rules → drop out-of-stock, inactive and already purchased products →
+trending fills any gap. Visitors the model does not know get "session" recommendations
+from their session's views, new customers with follows get "friends" (cold start through
+the social graph), everyone else trending. Every result says which source served it and,
+when it is a fallback, why.
+"""
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from django.core.cache import cache
+from django.db.models import Count, JSONField, Q, Value
+from django.utils.dateparse import parse_datetime
+
+from shop.models import Event, Follow, Product
+
+from . import trending as trending_mod
+from .active_model import LoadedModel, active_model
+from .local_cache import TTLMap
+from .models import MerchandisingRule, ModelVersion, Recommendation
+from .rules import Candidate, ProductFacts, apply_rules, category_ancestors, live_rules
+
+logger = logging.getLogger(__name__)
+
+WIDGETS = ("home", "trending", "also_bought", "similar", "cart", "search")
+PERSONAL_WIDGETS = ("home", "cart", "search")
+MAX_N = 50
+# How many of the session's latest views/carts advance the sequence state.
+RECENT_EVENTS = 20
+CANDIDATES = 60
+SESSION_EVENT_TYPES = (Event.Type.VIEW, Event.Type.ADD_TO_CART)
+# Co-purchases read the latest buyers only (a bestseller on a big store has tens of thousands)
+# and are kept in the shared cache: they change slowly, and product pages ask for them a lot.
+CO_PURCHASE_BUYERS = 500
+CO_PURCHASE_CACHE_SECONDS = 600
+
+# Per process, a few seconds: what every request reads (see local_cache).
+_facts_cache = TTLMap()
+_products_cache = TTLMap()
+
+
+@dataclass
+class Recommended:
+    product: Product
+    score: float
+    rank: int
+    explanation: dict
+    source: str
+
+
+@dataclass
+class RecommendationResult:
+    widget: str
+    source: str  # "model:<id>" | "friends" | "session" | "trending" | "co-purchase"
+    items: list[Recommended] = field(default_factory=list)
+    reason: str = ""  # why a fallback served, e.g. "model:7 artifact unavailable (...)"
+
+    @property
+    def product_ids(self) -> list[int]:
+        return [item.product.pk for item in self.items]
+
+
+def validate(widget: str, n) -> tuple[str, int]:
+    """(widget, n) or ValueError naming the field: callers turn it into a 400."""
+    if widget not in WIDGETS:
+        raise ValueError(f"widget: must be one of {', '.join(WIDGETS)}")
+    try:
+        n = int(n)
+    except (TypeError, ValueError):
+        raise ValueError("n: must be an integer") from None
+    if not 1 <= n <= MAX_N:
+        raise ValueError(f"n: must be between 1 and {MAX_N}")
+    return widget, n
+
+
+# ------------------------------------------------------------------ entry points
+
+def recommend(
+    customer=None,
+    session_key: str = "",
+    widget: str = "home",
+    n: int = 8,
+    hypothetical_views: Sequence[int] = (),
+    product: Product | None = None,
+    exclude: Iterable[int] = (),
+    rules: list[MerchandisingRule] | None = None,
+) -> RecommendationResult:
+    widget, n = validate(widget, n)
+    loaded = active_model()
+    excluded = set(exclude) | ({product.pk} if product is not None else set())
+    state = None
+    if widget in PERSONAL_WIDGETS:
+        if widget == "cart":
+            cart_items = cart_product_ids(customer, session_key)
+            hypothetical_views = [*cart_items, *hypothetical_views]
+            excluded |= set(cart_items)
+        candidates, source, reason, state = _personal(loaded, customer, session_key, hypothetical_views)
+    elif widget in ("also_bought", "similar") and product is not None:
+        candidates, source, reason = _related_candidates(loaded, product, co_purchase_first=widget == "also_bought")
+    else:
+        candidates, source, reason = [], "trending", "" if widget == "trending" else "no product given"
+    if rules is None:
+        rules = live_rules(widget)
+    return _finish(candidates, source, reason, widget, n, customer, excluded, rules, loaded, state)
+
+
+def related(product: Product, n: int = 8, customer=None) -> RecommendationResult:
+    """Item-to-item: the model's item vectors blended with co-purchase counts."""
+    return recommend(customer=customer, widget="similar", n=n, product=product)
+
+
+def what_if(customer, product_ids: Sequence[int], n: int = 8) -> RecommendationResult:
+    """The customer's home list if they viewed `product_ids` now (nothing is recorded)."""
+    return recommend(customer=customer, widget="home", n=n, hypothetical_views=list(product_ids))
+
+
+def preview_rules(customer, rules: list[MerchandisingRule], n: int = 8, widget: str = "home") -> RecommendationResult:
+    """The list as it would look under `rules` (saved or not) instead of the live ones."""
+    return recommend(customer=customer, widget=widget, n=n, rules=list(rules))
+
+
+def top_customers_for_product(product: Product, n: int = 20) -> list[tuple[object, float]]:
+    """[(Customer, score)]: who the active model thinks most likely to buy `product`."""
+    from shop.models import Customer
+
+    loaded = active_model()
+    if loaded is None or not loaded.ok:
+        return []
+    scored = loaded.recommender.user_scores_for_item(str(product.pk), k=n)
+    customers = Customer.objects.in_bulk([int(uid) for uid, _ in scored])
+    return [(customers[int(uid)], float(score)) for uid, score in scored if int(uid) in customers]
+
+
+def rerank_products(customer, session_key: str, products: Sequence[Product]) -> list[Product]:
+    """Personalized order of a fixed list (search results); unchanged without a model."""
+    loaded = active_model()
+    if loaded is None or not loaded.ok or not products:
+        return list(products)
+    state = _session_state(loaded, customer, session_key, (), since=None)
+    order = loaded.recommender.rerank(state, [str(p.pk) for p in products])
+    position = {int(item_id): i for i, (item_id, _) in enumerate(order)}
+    return sorted(products, key=lambda p: position.get(p.pk, len(position)))
+
+
+# ------------------------------------------------------------------ candidate sources
+
+def _personal(loaded: LoadedModel | None, customer, session_key, hypothetical_views):
+    """(candidates, source, reason, session state or None)."""
+    if loaded is None:
+        return [], "trending", "no active model", None
+    if not loaded.ok:
+        return [], "trending", f"{loaded.label} {loaded.error}", None
+    rec = loaded.recommender
+    uid = str(customer.pk) if customer is not None else None
+    rows = materialized(customer, loaded.version_id) if customer is not None else []
+    if rows:
+        since = rows[0][3]
+        recent = recent_product_ids(customer, session_key, since) + list(hypothetical_views)
+        if not recent:
+            return [Candidate(pid, score, expl, loaded.label) for pid, score, expl, _ in rows], loaded.label, "", None
+        state = _advance(rec, rec.session(uid), recent)
+        fresh = [item for item, _ in rec.score_session(state, k=CANDIDATES)]
+        # Like the model's own scoring, items seen in this session are masked: the shopper
+        # has just looked at them, the list moves on to what they suggest next.
+        seen = {str(pid) for pid in recent}
+        pool = [item for item in dict.fromkeys([str(pid) for pid, *_ in rows] + fresh) if item not in seen]
+        # Explanations are recomputed from the advanced state (explain_session) when served.
+        reranked = [Candidate(int(item), float(score), None, loaded.label) for item, score in rec.rerank(state, pool)]
+        return reranked, loaded.label, "", state
+    since = loaded_taken_at(loaded)
+    if uid is not None and rec.has_user(uid):
+        state = _session_state(loaded, customer, session_key, hypothetical_views, since)
+        return _scored(rec, state, loaded.label), loaded.label, "", state
+    if customer is not None:
+        friends = [str(f) for f in Follow.objects.filter(follower=customer).values_list("followee_id", flat=True)]
+        known_friends = [f for f in friends if rec.has_user(f)]
+        if known_friends:
+            scored = rec.cold_start(known_friends, k=CANDIDATES)
+            if scored:
+                return [Candidate(int(i), float(s), None, "friends") for i, s in scored], "friends", "", None
+    recent = recent_product_ids(customer, session_key, since) + list(hypothetical_views)
+    if recent:  # a visitor the model does not know, but whose clicks it can read
+        state = _advance(rec, rec.session(None), recent)
+        candidates = _scored(rec, state, "session")
+        if candidates:
+            return candidates, "session", "", state
+    return [], "trending", "nothing known about this visitor yet", None
+
+
+def _related_candidates(loaded, product: Product, co_purchase_first: bool):
+    co = co_purchase_counts(product.pk)
+    model_scores = []
+    if loaded is not None and loaded.ok:
+        model_scores = loaded.recommender.similar_items(str(product.pk), k=CANDIDATES)
+    if not co and not model_scores:
+        reason = "no co-purchases and no model" if loaded is None or not loaded.ok else "nothing related yet"
+        return [], "trending", reason
+    # Both normalized to [0, 1]; "also bought" leans on co-purchase, "similar" on the vectors.
+    weight = 0.7 if co_purchase_first else 0.3
+    top_co = max(co.values(), default=1)
+    blended: dict[int, float] = {pid: weight * count / top_co for pid, count in co.items()}
+    if model_scores:
+        values = [s for _, s in model_scores]
+        low, span = min(values), (max(values) - min(values)) or 1.0
+        for item, score in model_scores:
+            pid = int(item)
+            blended[pid] = blended.get(pid, 0.0) + (1 - weight) * (score - low) / span
+    source = loaded.label if model_scores else "co-purchase"
+    ranked = sorted(blended.items(), key=lambda kv: (-kv[1], kv[0]))
+    name = product.title
+    text = {pid: f"Often bought with {name}" if pid in co else f"Similar to {name}" for pid, _ in ranked}
+    return [Candidate(pid, s, {"text": text[pid]}, source) for pid, s in ranked], source, ""
+
+
+def _scored(rec, state, source: str) -> list[Candidate]:
+    return [Candidate(int(item), float(score), None, source) for item, score in rec.score_session(state, k=CANDIDATES)]
+
+
+def _advance(rec, state, product_ids):
+    for pid in product_ids:
+        state = rec.step(state, str(pid))
+    return state
+
+
+def _session_state(loaded, customer, session_key, hypothetical_views, since):
+    rec = loaded.recommender
+    uid = str(customer.pk) if customer is not None else None
+    recent = recent_product_ids(customer, session_key, since) + list(hypothetical_views)
+    return _advance(rec, rec.session(uid), recent)
+
+
+def loaded_taken_at(loaded: LoadedModel):
+    """When the active version's snapshot was taken (events after it are 'recent')."""
+    key = f"recommender:taken_at:{loaded.version_id}"
+    value = cache.get(key)
+    if value is None:
+        stats = ModelVersion.objects.filter(pk=loaded.version_id).values_list("snapshot_stats", flat=True).first()
+        value = (stats or {}).get("taken_at") or ""
+        cache.set(key, value, 3600)
+    return parse_datetime(value) if value else None
+
+
+# ------------------------------------------------------------------ database reads
+
+def materialized(customer, version_id: int) -> list[tuple[int, float, None, object]]:
+    """[(product_id, score, None, created)] by rank for this version; the explanations are
+    read later, only for the few items actually served (materialized_explanations)."""
+    return list(
+        Recommendation.objects.filter(customer=customer, model_version_id=version_id)
+        .order_by("rank")
+        .values_list("product_id", "score", Value(None, output_field=JSONField()), "created")
+    )
+
+
+def materialized_explanations(customer, version_id: int, product_ids: list[int]) -> dict[int, dict]:
+    rows = Recommendation.objects.filter(customer=customer, model_version_id=version_id, product_id__in=product_ids)
+    return {pid: explanation for pid, explanation in rows.order_by().values_list("product_id", "explanation")}
+
+
+def recent_product_ids(customer, session_key: str, since) -> list[int]:
+    """The latest views/carts of this customer or session after `since`, oldest first."""
+    who = Q()
+    if customer is not None:
+        who |= Q(customer=customer)
+    if session_key:
+        who |= Q(session_key=session_key)
+    if not who:
+        return []
+    events = Event.objects.filter(who, type__in=SESSION_EVENT_TYPES, product__isnull=False)
+    if since is not None:
+        events = events.filter(timestamp__gt=since)
+    latest = list(events.order_by("-timestamp", "-pk").values_list("product_id", flat=True)[:RECENT_EVENTS])
+    return latest[::-1]
+
+
+def purchased_product_ids(customer) -> set[int]:
+    if customer is None:
+        return set()
+    # order_by(): without the model's default ordering the (customer, timestamp) index serves it.
+    purchases = Event.objects.filter(customer=customer, type=Event.Type.PURCHASE).order_by()
+    return set(purchases.values_list("product_id", flat=True))
+
+
+def cart_product_ids(customer, session_key: str) -> list[int]:
+    from shop.models import CartLine
+
+    who = Q(cart__customer=customer) if customer is not None else Q(cart__session_key=session_key)
+    if customer is None and not session_key:
+        return []
+    return list(CartLine.objects.filter(who, cart__checked_out=False).values_list("product_id", flat=True))
+
+
+def co_purchase_counts(product_id: int, limit: int = CANDIDATES) -> dict[int, int]:
+    """Other products bought by the latest buyers of this one: {product_id: buyers} (cached)."""
+    key = f"recommender:co-purchase:{product_id}:{limit}"
+    counts = cache.get(key)
+    if counts is None:
+        counts = _count_co_purchases(product_id, limit)
+        cache.set(key, counts, CO_PURCHASE_CACHE_SECONDS)
+    return counts
+
+
+def _count_co_purchases(product_id: int, limit: int) -> dict[int, int]:
+    # Both reads are bounded by indexes: (product, type, timestamp) for the latest buyers,
+    # (customer, timestamp) for what those buyers bought.
+    buyers = (
+        Event.objects.filter(type=Event.Type.PURCHASE, product_id=product_id, customer__isnull=False)
+        .order_by("-timestamp").values_list("customer_id", flat=True)[:CO_PURCHASE_BUYERS]
+    )
+    buyer_ids = set(buyers)
+    if not buyer_ids:
+        return {}
+    rows = (
+        Event.objects.filter(type=Event.Type.PURCHASE, customer_id__in=buyer_ids)
+        .exclude(product_id=product_id)
+        .values("product_id")
+        .annotate(buyers=Count("customer_id", distinct=True))
+        .order_by("-buyers", "product_id")[:limit]
+    )
+    return {row["product_id"]: row["buyers"] for row in rows}
+
+
+def product_facts(product_ids: Iterable[int]) -> dict[int, ProductFacts]:
+    return _facts_cache.get_many(set(product_ids), _read_product_facts)
+
+
+def _read_product_facts(product_ids: list[int]) -> dict[int, ProductFacts]:
+    chains = cache.get("recommender:category-chains")
+    if chains is None:
+        chains = category_ancestors()
+        cache.set("recommender:category-chains", chains, 300)
+    rows = Product.objects.filter(pk__in=product_ids).values_list("pk", "brand_id", "category_id", "active", "stock")
+    return {
+        pk: ProductFacts(brand, chains.get(category, (category,)), bool(active and stock > 0))
+        for pk, brand, category, active, stock in rows
+    }
+
+
+def products_by_id(product_ids: Iterable[int]) -> dict[int, Product]:
+    """The products with brand and category, as widgets and the API show them."""
+    return _products_cache.get_many(
+        list(product_ids), lambda missing: Product.objects.select_related("brand", "category").in_bulk(missing)
+    )
+
+
+def forget() -> None:
+    """Drop this process's cached product facts and rows (tests, bulk catalogue edits)."""
+    _facts_cache.clear()
+    _products_cache.clear()
+
+
+# ------------------------------------------------------------------ assembling the answer
+
+def _finish(candidates, source, reason, widget, n, customer, excluded, rules, loaded, state) -> RecommendationResult:
+    pinned = [r.product_id for r in rules if r.action == MerchandisingRule.Action.PIN and r.product_id]
+    facts = product_facts([c.product_id for c in candidates] + pinned)
+    candidates = apply_rules(candidates, rules, facts)
+    dropped = excluded | purchased_product_ids(customer)
+    chosen = [c for c in candidates if c.product_id not in dropped and facts.get(c.product_id, _UNSELLABLE).sellable]
+    chosen = _unique(chosen)[:n]
+    if len(chosen) < n:
+        taken = dropped | {c.product_id for c in chosen}
+        # Trending is already sellable (as of its cache); a few spares cover rules that drop some.
+        fill = [Candidate(pid, s, None, "trending") for pid, s in trending_mod.trending() if pid not in taken]
+        fill = fill[: 3 * n + len(rules)]
+        chosen += apply_rules(fill, rules, product_facts([c.product_id for c in fill]))[: n - len(chosen)]
+        if not candidates:
+            source = "trending"
+    products = products_by_id([c.product_id for c in chosen])
+    stored = {}
+    if state is None and customer is not None and loaded is not None and loaded.ok:
+        from_rows = [c.product_id for c in chosen if c.explanation is None and c.source == loaded.label]
+        stored = materialized_explanations(customer, loaded.version_id, from_rows) if from_rows else {}
+    items = []
+    for c in chosen:
+        if c.product_id not in products:
+            continue
+        explanation = c.explanation or stored.get(c.product_id) or _explain(loaded, customer, state, c)
+        items.append(Recommended(products[c.product_id], c.score, len(items) + 1, explanation, c.source or source))
+    return RecommendationResult(widget=widget, source=source, items=items, reason=reason)
+
+
+_UNSELLABLE = ProductFacts(None, (), False)
+
+
+def _unique(candidates: list[Candidate]) -> list[Candidate]:
+    seen: set[int] = set()
+    return [c for c in candidates if not (c.product_id in seen or seen.add(c.product_id))]
+
+
+def _explain(loaded, customer, state, candidate: Candidate) -> dict:
+    """The model's own explanation for an item it ranked; trending items say so plainly."""
+    if candidate.source == "trending" or loaded is None or not loaded.ok:
+        return {"text": "Popular in the store right now"}
+    rec = loaded.recommender
+    names = display_names()
+    try:
+        if state is not None:
+            return rec.explain_session(state, str(candidate.product_id), names=names)
+        if customer is not None and rec.has_user(str(customer.pk)):
+            return rec.explain(str(customer.pk), str(candidate.product_id), names=names)
+    except Exception:  # an explanation must never break a page
+        logger.exception("could not explain product %s", candidate.product_id)
+    return {"text": "Picked for you by our recommender"}
+
+
+def display_names():
+    """names(kind, id) for Recommender.explain: customers' display names, product titles
+    (cached per process: explanations name the same few friends and products again and again)."""
+    return _display_name
+
+
+@lru_cache(maxsize=20000)
+def _display_name(kind: str, ident: str) -> str:
+    from shop.models import Customer
+
+    model, field_name = (Customer, "display_name") if kind == "user" else (Product, "title")
+    value = model.objects.filter(pk=ident).values_list(field_name, flat=True).first() if ident.isdigit() else None
+    return value or ident

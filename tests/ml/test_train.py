@@ -1,0 +1,128 @@
+"""recommender.ml.train: config, losses, early stopping, determinism, progress."""
+import pytest
+import torch
+
+from recommender.ml.synthetic import planted_dataset
+from recommender.ml.train import TrainConfig, resolve_device, sample_windows, train
+
+
+pytestmark = pytest.mark.usefixtures("torch_single_thread")
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return planted_dataset(n_chain_users=30, n_groups=2, group_size=5)
+
+
+def tiny(**kwargs) -> TrainConfig:
+    return TrainConfig(**{**dict(dim=16, max_len=10, epochs=3, patience=3, batch_size=16, lr=5e-3), **kwargs})
+
+
+def test_config_round_trips_and_rejects_nonsense():
+    config = tiny(loss="bpr")
+    assert TrainConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="loss must be one of"):
+        TrainConfig(loss="hinge")
+    with pytest.raises(ValueError, match="unknown TrainConfig field"):
+        TrainConfig.from_dict({"dim": 8, "colour": "red"})
+    with pytest.raises(ValueError, match="at least one of"):
+        TrainConfig(use_graph=False, use_social=False, use_sequence=False)
+    with pytest.raises(ValueError, match="batch_size must be at least 1"):
+        TrainConfig(batch_size=0)
+
+
+def test_windows_cover_every_prefix_and_bound_long_sequences():
+    seqs = [[1, 2, 3], list(range(10, 30))]
+    generator = torch.Generator().manual_seed(0)
+    inputs, targets, lengths = sample_windows(seqs, [0, 1], max_len=5, start=100, pad=101, generator=generator)
+    assert inputs[0].tolist() == [100, 1, 2, 101, 101] and targets[0].tolist() == [1, 2, 3, 101, 101]
+    assert lengths.tolist() == [3, 5]
+    window = targets[1].tolist()
+    assert window == list(range(window[0], window[0] + 5))  # 5 consecutive targets of the long sequence
+    assert inputs[1, 1:].tolist() == window[:-1] and int(inputs[1, 0]) == window[0] - 1
+
+
+@pytest.mark.parametrize("loss", ["ce", "sampled", "bpr"])
+def test_training_learns_and_reports_progress(dataset, loss):
+    points = []
+    result = train(dataset, tiny(loss=loss, negatives=16, epochs=4), device="cpu", progress=points.append)
+    assert [p["epoch"] for p in points] == list(range(1, len(points) + 1))
+    assert {"epoch", "epochs", "loss", "val_ndcg@10"} <= set(points[0])
+    assert points[-1]["loss"] < points[0]["loss"]
+    assert result.device == "cpu" and result.history == points
+    assert {"recall@10", "ndcg@10", "recall@20", "ndcg@20", "mrr", "coverage@10"} <= set(result.test)
+    # every validation user is scored per epoch here, so the restored model scores the best epoch's value
+    assert result.validation["ndcg@10"] == pytest.approx(max(p["val_ndcg@10"] for p in points), abs=1e-6)
+
+
+def test_early_stopping_restores_the_best_epoch(dataset, monkeypatch):
+    import recommender.ml.train as train_module
+
+    # A validation curve that peaks at epoch 2, then falls: training must stop after `patience`
+    # worse epochs and come back to epoch 2's weights.
+    curve = iter([0.1, 0.5, 0.2, 0.1, 0.05, 0.01])
+    snapshots = []
+    real_evaluate = train_module.evaluate_model
+
+    def fake_evaluate(model, ds, split, device, users=None):
+        if users is not None:  # the per-epoch early-stopping evaluation
+            snapshots.append({k: v.clone() for k, v in model.state_dict().items()})
+            return {"ndcg@10": next(curve), "recall@10": 0.0}
+        return real_evaluate(model, ds, split, device, users)
+
+    monkeypatch.setattr(train_module, "evaluate_model", fake_evaluate)
+    result = train(dataset, tiny(epochs=10, patience=2), device="cpu")
+    assert len(result.history) == 4  # peak at 2, two worse epochs, stop
+    restored = result.model.state_dict()
+    assert all(torch.equal(restored[k], snapshots[1][k]) for k in restored)
+
+
+def test_same_seed_same_result(dataset):
+    a = train(dataset, tiny(seed=1), device="cpu")
+    b = train(dataset, tiny(seed=1), device="cpu")
+    assert [p["loss"] for p in a.history] == [p["loss"] for p in b.history]
+    assert a.test == b.test
+    c = train(dataset, tiny(seed=2), device="cpu")
+    assert [p["loss"] for p in a.history] != [p["loss"] for p in c.history]
+
+
+def test_device_resolution():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_auto_loss_and_batch_size_scale_with_the_data():
+    config = TrainConfig(full_softmax_items=100)
+    assert config.resolved_loss(100) == "ce" and config.resolved_loss(101) == "sampled"
+    assert TrainConfig(loss="bpr").resolved_loss(10) == "bpr"
+    from recommender.ml.train import length_batches, propagation_cost
+
+    seqs = [[1, 2, 3][: 1 + u % 3] for u in range(1000)]
+    generator = torch.Generator().manual_seed(0)
+    batches = length_batches(list(range(1000)), seqs, TrainConfig(batch_size=16), generator, max_batches=10)
+    assert len(batches) <= 10 + 1 and sorted(u for b in batches for u in b) == list(range(1000))
+    uncapped = length_batches(list(range(1000)), seqs, TrainConfig(batch_size=16), generator)
+    assert max(len(b) for b in uncapped) == 16
+    dataset = planted_dataset(n_chain_users=10, n_groups=1, group_size=4)
+    both = propagation_cost(dataset, TrainConfig())
+    graph_only = propagation_cost(dataset, TrainConfig(use_social=False))
+    assert graph_only == dataset.adjacency._nnz() * 2 and both == graph_only + dataset.social_edge_index.shape[1] * 4
+    assert propagation_cost(dataset, TrainConfig(use_graph=False, use_social=False)) == 0
+
+
+def test_command_line_trains_saves_and_reports_bad_input(tmp_path, capsys):
+    from recommender.ml.serve import Recommender
+    from recommender.ml.train import main
+
+    rows = ["user_id,item_id,timestamp"] + [f"u{u},i{(u + t) % 7},{t}" for u in range(12) for t in range(5)]
+    interactions = tmp_path / "interactions.csv"
+    interactions.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "model.pt"
+    assert main(["--interactions", str(interactions), "--epochs", "2", "--dim", "8", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "validation recall@10=" in printed and "test recall@10=" in printed and f"saved {out}" in printed
+    assert Recommender.load(out).has_user("u3")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("user_id,item_id,timestamp\nu1,i1,noon\n")
+    assert main(["--interactions", str(bad)]) == 2
+    assert f"{bad}:2: timestamp 'noon'" in capsys.readouterr().err
