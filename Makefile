@@ -10,7 +10,7 @@ export CELERY_BROKER_URL ?= redis://127.0.0.1:6379/0
 export REDIS_URL ?= redis://127.0.0.1:6379/1
 endif
 
-.PHONY: run test venv bench clean
+.PHONY: run test venv clean
 
 venv: $(STAMP)
 
@@ -28,9 +28,6 @@ ifeq ($(CI),true)
 	bash scripts/ensure-services.sh
 endif
 	$(PY) -m pytest $(PYTEST_ARGS)
-
-bench: $(STAMP)
-	$(PY) bench/run_all.py
 
 clean:
 	rm -rf var staticfiles .pytest_cache test-artifacts
