@@ -32,6 +32,9 @@ class SessionState:
     user: int | None                     # index, None for an anonymous visitor
     sequence: SequenceState              # recent items (and the LSTM state when that branch is on)
     seen: frozenset[int] = field(default_factory=frozenset)
+    # The fused vectors of this exact state, computed once: scoring, re-ranking and every
+    # explanation of one request read them. Not an init field, so step()'s replace() drops it.
+    _vectors: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
 
 def checkpoint_fingerprint(user_ids: Sequence[str], item_ids: Sequence[str], config: dict) -> str:
@@ -204,10 +207,12 @@ class Recommender:
         return replace(state, sequence=sequence, seen=state.seen | {item})
 
     def _session_vectors(self, state: SessionState) -> tuple[Tensor, Tensor, tuple, Tensor | None]:
-        """Fused user vector, gate, branch vectors and sequence attention for a session."""
-        graph, social, sequence, attention = self.model.session_branches(state.user, state.sequence)
-        user, gate = self.model.fuse(graph, social, sequence)
-        return user, gate, (graph, social, sequence), attention
+        """Fused user vector, gate, branch vectors and sequence attention for a session (cached on it)."""
+        if state._vectors is None:
+            graph, social, sequence, attention = self.model.session_branches(state.user, state.sequence)
+            user, gate = self.model.fuse(graph, social, sequence)
+            state._vectors = (user, gate, (graph, social, sequence), attention)
+        return state._vectors
 
     def score_session(self, state: SessionState, k: int, exclude: Iterable[str] = ()) -> list[tuple[str, float]]:
         with torch.no_grad():
