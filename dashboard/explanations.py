@@ -4,7 +4,7 @@ The social attention drawn on the network comes from the explanations the model 
 customer's materialized recommendations (recommender.Recommendation of the active version).
 """
 from recommender.models import ModelVersion, Recommendation
-from shop.models import Customer, Follow, Product
+from shop.models import Customer, Follow
 
 
 def friend_id(entry: dict, followees: dict[int, str]) -> int | None:
@@ -41,23 +41,3 @@ def social_attention(customer_ids) -> dict[tuple[int, int], float]:
             if pk is not None:
                 attention[(follower, pk)] = float(entry["weight"])
     return attention
-
-
-def with_names(explanation: dict) -> dict:
-    """A copy for display: the model names friends and items by id; show names and titles.
-    Weights are untouched."""
-    friends = explanation.get("friends") or []
-    recent = explanation.get("recent_items") or []
-    customer_ids = [int(f["user"]) for f in friends if str(f.get("user", "")).isdigit()]
-    product_ids = [int(i["item"]) for i in recent if str(i.get("item", "")).isdigit()]
-    customers = dict(Customer.objects.filter(pk__in=customer_ids).values_list("pk", "display_name"))
-    products = dict(Product.objects.filter(pk__in=product_ids).values_list("pk", "title"))
-
-    def named(value, table):
-        return table.get(int(value), value) if str(value).isdigit() else value
-
-    return {
-        **explanation,
-        "friends": [{**f, "user": named(f.get("user", ""), customers)} for f in friends],
-        "recent_items": [{**i, "item": named(i.get("item", ""), products)} for i in recent],
-    }

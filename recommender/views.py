@@ -6,7 +6,7 @@ from shop.models import Event, Product
 from shop.tracking import customer_for_user, record, session_key_for
 
 from . import serving
-from .explanations import plain_words
+from .explanations import plain_words, with_names
 
 
 @require_GET
@@ -31,5 +31,5 @@ def why(request, widget: str, product_id: int):
     item = next((i for i in result.items if i.product.pk == product.pk), None)
     explanation = item.explanation if item else {}
     return render(request, "recommender/why.html", {
-        "product": product, "why": plain_words(explanation), "listed": item is not None, "source": result.source,
+        "product": product, "why": plain_words(with_names(explanation)), "listed": item is not None, "source": result.source,
     })

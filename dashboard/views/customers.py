@@ -3,6 +3,7 @@ from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 
 from recommender import serving
+from recommender.explanations import with_names
 from shop.models import Customer, Product
 
 from .. import analytics, explanations, figures
@@ -39,7 +40,7 @@ def customer_detail(request, pk: int):
     explanation_figures = {
         name: figures.html(fig, height=220 if name != "recent" else 160)
         for name, fig in figures.explanation_figures(
-            explanations.with_names(chosen["explanation"]) if chosen else {}
+            with_names(chosen["explanation"]) if chosen else {}
         ).items()
     }
     nodes, edges = analytics.neighbourhood(customer)

@@ -15,7 +15,7 @@ from shop.models import Event
 from shop.tracking import customer_for_user, record_many, session_key_for
 
 from .. import serving
-from ..explanations import plain_words
+from ..explanations import plain_words, with_names_many
 
 register = template.Library()
 logger = logging.getLogger(__name__)
@@ -33,14 +33,15 @@ def recommendations(context, widget, product=None, n=8, title=""):
         return ""
     if not result.items:
         return ""
+    named = with_names_many([item.explanation for item in result.items])
     cards = [
         {
             "item": item,
             "href": reverse("recommender:click", args=[widget, item.product.pk]) + "?" + urlencode({"src": item.source}),
             "why_href": reverse("recommender:why", args=[widget, item.product.pk]),
-            "why": plain_words(item.explanation),
+            "why": plain_words(explanation),
         }
-        for item in result.items
+        for item, explanation in zip(result.items, named)
     ]
     log_impressions(result, customer, session_key)
     return render_to_string(

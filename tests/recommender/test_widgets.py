@@ -74,3 +74,18 @@ def test_plain_words_uses_only_what_the_explanation_holds():
                                    "what shoppers with similar taste bought (20%).")
     assert "You recently viewed Tent." in words["reasons"] and "People you follow (Ann) also chose this." in words["reasons"]
     assert plain_words({}) == {"headline": "Popular in the store right now", "reasons": []}
+
+
+def test_shopper_words_name_the_items_and_friends_the_model_refers_to_by_id(small_store):
+    from recommender.explanations import plain_words, with_names_many
+    from shop.models import Customer, Product
+
+    product = Product.objects.order_by("pk").first()
+    friend = Customer.objects.order_by("pk").first()
+    raw = {"recent_items": [{"item": str(product.pk), "weight": 0.8}],
+           "friends": [{"user": str(friend.pk), "weight": 1.0, "interacted_with_item": True}]}
+    named = with_names_many([raw, {}])
+    assert named[0]["recent_items"][0] == {"item": product.title, "weight": 0.8}
+    assert named[0]["friends"][0]["user"] == friend.display_name
+    assert f"You recently viewed {product.title}." in plain_words(named[0])["reasons"]
+    assert named[1] == {"friends": [], "recent_items": []}
