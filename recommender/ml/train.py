@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from . import metrics
 from .data import Dataset
 from .model import GraphInputs, HybridRecommender
+from .softmax import sampled_softmax_loss
 
 LOSSES = ("auto", "ce", "sampled", "bpr")
 
@@ -164,11 +165,7 @@ def loss_fn(config: TrainConfig, user_vecs: torch.Tensor, items: torch.Tensor, t
         return F.cross_entropy(user_vecs @ items.T, targets)
     if loss == "sampled":
         negatives = torch.randint(n_items, (min(config.negatives, n_items),), generator=generator).to(items.device)
-        positive = (user_vecs * items[targets]).sum(-1, keepdim=True)
-        negative = user_vecs @ items[negatives].T
-        negative = negative.masked_fill(negatives[None] == targets[:, None], float("-inf"))  # accidental hits
-        logits = torch.cat([positive, negative], 1)
-        return F.cross_entropy(logits, torch.zeros(len(targets), dtype=torch.long, device=items.device))
+        return sampled_softmax_loss(user_vecs, items, targets, negatives)
     negatives = torch.randint(n_items, (len(targets),), generator=generator).to(items.device)
     diff = (user_vecs * (items[targets] - items[negatives])).sum(-1)
     return -F.logsigmoid(diff).mean()

@@ -1,0 +1,39 @@
+"""The chunked sampled softmax equals the dense computation it replaces, gradients included."""
+import torch
+import torch.nn.functional as F
+
+from recommender.ml import softmax
+
+
+def dense_sampled_softmax(user_vecs, items, targets, negatives):
+    positive = (user_vecs * items[targets]).sum(-1, keepdim=True)
+    negative = (user_vecs @ items[negatives].T).masked_fill(negatives[None] == targets[:, None], float("-inf"))
+    logits = torch.cat([positive, negative], 1)
+    return F.cross_entropy(logits, torch.zeros(len(targets), dtype=torch.long))
+
+
+def test_matches_dense_loss_and_gradients_across_chunks(monkeypatch):
+    monkeypatch.setattr(softmax, "CHUNK_ROWS", 7)  # several chunks, the last one partial
+    generator = torch.Generator().manual_seed(0)
+    users = torch.randn(50, 8, dtype=torch.float64, generator=generator, requires_grad=True)
+    items = torch.randn(30, 8, dtype=torch.float64, generator=generator, requires_grad=True)
+    targets = torch.randint(30, (50,), generator=generator)
+    negatives = torch.cat([targets[:5], torch.randint(30, (10,), generator=generator)])  # accidental hits
+    assert (negatives[None] == targets[:, None]).any(1).sum() >= 5
+
+    expected = dense_sampled_softmax(users, items, targets, negatives)
+    expected_grads = torch.autograd.grad(expected, (users, items))
+    loss = softmax.sampled_softmax_loss(users, items, targets, negatives)
+    grads = torch.autograd.grad(loss, (users, items))
+
+    assert torch.allclose(loss, expected)
+    for got, want in zip(grads, expected_grads):
+        assert torch.allclose(got, want)
+
+
+def test_a_target_among_the_negatives_is_not_its_own_negative():
+    users = torch.tensor([[1.0, 0.0]])
+    items = torch.tensor([[5.0, 0.0], [0.0, 0.0]])
+    # negatives = [target, other]: only "other" (score 0) competes with the target (score 5)
+    loss = softmax.sampled_softmax_loss(users, items, torch.tensor([0]), torch.tensor([0, 1]))
+    assert torch.isclose(loss, torch.log1p(torch.exp(torch.tensor(-5.0))))
