@@ -5,8 +5,9 @@
      "recent_items": [{"item", "weight"}],                     sequence attention of the latest position
      "text": "Because you viewed X and your friend Y chose it too"}
 
-A branch's share is |gate_b * <user_b, item>| normalized over the branches: how much of this
-item's score that signal produced for this customer.
+A branch's share is the size of its additive part of this item's score (gate_b times the branch
+vector's product with the item, `HybridRecommender.score_contributions`) normalized over the
+branches: how much of the score that signal produced for this customer.
 """
 from __future__ import annotations
 
@@ -22,10 +23,9 @@ TOP = 5
 MENTION_SHARE = 0.15
 
 
-def signal_shares(gate: Tensor, branches: Sequence[Tensor | None], item_vector: Tensor) -> dict[str, float]:
-    contributions = torch.stack([
-        gate[b] * (v @ item_vector) if v is not None else gate.new_zeros(()) for b, v in enumerate(branches)
-    ]).abs()
+def signal_shares(contributions: Tensor, gate: Tensor) -> dict[str, float]:
+    """contributions [3]: each branch's part of the score; gate [3] stands in when all are zero."""
+    contributions = contributions.abs()
     total = float(contributions.sum())
     shares = contributions / total if total > 0 else gate
     return {name: round(float(shares[b]), 4) for b, name in enumerate(BRANCHES)}

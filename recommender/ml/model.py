@@ -5,8 +5,13 @@
     graph[t]       = mean(item_v[items before t])        (graph_user="prefix"; see __init__)
     social         = GAT^H(user_g, friends -> user)      multi-hop, multi-head, attention kept
     seq[t]         = LN(W [h_t; attention-pool(h_<=t)])  LSTM over item_v, causal: every prefix trains
-    user           = sum_b gate_b * LN(branch_b)         gate = softmax over the active branches
+    gate           = softmax(W [LN(branch_b)...; log-length])   over the active branches
+    user           = LN(sum_b gate_b * LN(branch_b))      (fused_norm; gate_length adds the length)
     score(u, i)    = <user, item_v[i]>
+
+fused_norm and gate_length (both on by default) lifted validation NDCG@10 on lastfm from 0.1186
+(epoch 20, still rising slowly) to 0.1249 and test from below ItemKNN's 0.1162 to 0.1228; on
+ciaodvd test 0.0530 -> 0.0545 (validation 0.0612 -> 0.0617). Measured in this session, seed 0.
 
 The item vectors are shared between the LSTM input and the output layer. Branch flags give the
 ablations from the same code: `lightgcn` = graph only, `lstm` = sequence only.
@@ -79,7 +84,8 @@ class SequenceState:
 class HybridRecommender(nn.Module):
     def __init__(self, n_users: int, n_items: int, n_item_features: int, dim: int = 64,
                  graph_layers: int = 2, social_layers: int = 2, social_heads: int = 2,
-                 max_len: int = 50, dropout: float = 0.5, graph_user: str = "prefix",
+                 max_len: int = 50, dropout: float = 0.5, fused_norm: bool = True,
+                 gate_length: bool = True, graph_user: str = "prefix",
                  use_graph: bool = True, use_social: bool = True, use_sequence: bool = True):
         super().__init__()
         if not (use_graph or use_social or use_sequence):
@@ -113,10 +119,16 @@ class HybridRecommender(nn.Module):
             self.key = nn.Linear(dim, dim, bias=False)
             self.seq_out = nn.Linear(2 * dim, dim)
             self.seq_norm = nn.LayerNorm(dim)
-        self.gate = nn.Linear(3 * dim, 3)
+        # gate_length: the gate also sees how many items the history holds. After layer norm a
+        # mean over 2 items looks like a mean over 50; which branch to trust depends on it.
+        self.gate_length = gate_length
+        self.gate = nn.Linear(3 * dim + int(gate_length), 3)
         # Each branch vector is layer-normalized (the sequence one in sequence_head), so the gate
         # weighs vectors of one scale.
         self.graph_norm, self.social_norm = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        # A mix of unit-scale branch vectors is shorter than each of them (more so the more evenly
+        # the gate mixes), which flattens the softmax; normalizing the fused vector undoes that.
+        self.fused_norm = nn.LayerNorm(dim) if fused_norm else None
         self.dropout = nn.Dropout(dropout)
         self.graph_inputs: GraphInputs | None = None
         self._cache: Propagated | None = None
@@ -233,17 +245,44 @@ class HybridRecommender(nn.Module):
         return self.seq_norm(self.seq_out(state_and_pooled))
 
     # ------------------------------------------------------------ fusion
-    def fuse(self, graph: Tensor | None, social: Tensor | None, sequence: Tensor | None) -> tuple[Tensor, Tensor]:
-        """[..., d] branch vectors (None when off) -> user vector [..., d] and gate weights [..., 3]."""
+    def _parts(self, graph: Tensor | None, social: Tensor | None, sequence: Tensor | None) -> list[Tensor]:
+        """The three branch vectors at one scale (layer-normalized; zeros for a branch that is off)."""
         graph = self.graph_norm(graph) if graph is not None else None
         social = self.social_norm(social) if social is not None else None
         present = next(v for v in (graph, social, sequence) if v is not None)
-        parts = [v if v is not None else torch.zeros_like(present) for v in (graph, social, sequence)]
-        logits = self.gate(torch.cat(parts, -1))
+        return [v if v is not None else torch.zeros_like(present) for v in (graph, social, sequence)]
+
+    def fuse(self, graph: Tensor | None, social: Tensor | None, sequence: Tensor | None,
+             history_len: Tensor | int = 0) -> tuple[Tensor, Tensor]:
+        """[..., d] branch vectors (None when off) -> user vector [..., d] and gate weights [..., 3].
+
+        history_len: [...] (or an int) how many items the history behind these vectors holds.
+        """
+        parts = self._parts(graph, social, sequence)
+        gate_in = parts
+        if self.gate_length:
+            length = torch.as_tensor(history_len, dtype=parts[0].dtype, device=parts[0].device)
+            length = (torch.log1p(length.clamp(max=self.max_len)) / torch.log1p(torch.tensor(float(self.max_len))))
+            gate_in = parts + [length.expand(parts[0].shape[:-1])[..., None]]
+        logits = self.gate(torch.cat(gate_in, -1))
         off = torch.tensor([v is None for v in (graph, social, sequence)], device=logits.device)
         weights = torch.softmax(logits.masked_fill(off, float("-inf")), -1)
         user = sum(weights[..., b:b + 1] * parts[b] for b in range(3))
+        if self.fused_norm is not None:
+            user = self.fused_norm(user)
         return user, weights
+
+    def score_contributions(self, graph: Tensor | None, social: Tensor | None, sequence: Tensor | None,
+                            gate: Tensor, item_vector: Tensor) -> Tensor:
+        """[3]: each branch's additive part of <user, item> for one user vector (fuse's arguments).
+
+        Exact up to a factor common to all three (the fused norm's 1/std) and the fused norm's
+        bias, which belongs to no branch.
+        """
+        parts = torch.stack(self._parts(graph, social, sequence))  # [3, d]
+        if self.fused_norm is not None:  # layer norm is linear after its mean and std are fixed
+            parts = (parts - parts.mean(-1, keepdim=True)) * self.fused_norm.weight
+        return gate * (parts @ item_vector)
 
     def prefix_means(self, prop: Propagated, inputs: Tensor) -> Tensor:
         """[B, L, d]: mean item vector of the real items among inputs[..t] (zero before any)."""
@@ -285,7 +324,8 @@ class HybridRecommender(nn.Module):
         """Fused user vectors for every prefix position: [B, L, d]."""
         graph, social, sequence, _ = self.branch_vectors(prop, users, inputs, lengths, targets)
         drop = lambda v: self.dropout(v) if v is not None else None  # noqa: E731
-        return self.fuse(drop(graph), drop(social), sequence)[0]
+        history_len = (inputs < self.n_items).cumsum(1)  # real items in inputs[..t]
+        return self.fuse(drop(graph), drop(social), sequence, history_len)[0]
 
     # ------------------------------------------------------------ inference
     def pad_histories(self, histories: list[list[int]], device=None) -> tuple[Tensor, Tensor]:
@@ -304,7 +344,7 @@ class HybridRecommender(nn.Module):
         branches = self.branch_vectors(prop, users, inputs, lengths)
         last, rows = lengths - 1, torch.arange(len(users), device=users.device)
         graph, social, sequence, attention = (v[rows, last] if v is not None else None for v in branches)
-        user, gate = self.fuse(graph, social, sequence)
+        user, gate = self.fuse(graph, social, sequence, last)
         return {"prop": prop, "user": user, "gate": gate, "branches": (graph, social, sequence),
                 "sequence_attention": attention}  # attention over [start, items...]
 

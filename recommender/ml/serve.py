@@ -22,7 +22,13 @@ from .data import DataError
 from .model import GraphInputs, HybridRecommender, SequenceState
 from .train import TrainConfig, TrainResult
 
-FORMAT = "graphcart-hybrid/1"
+FORMAT = "graphcart-hybrid/2"
+# Older formats this code still reads: the config fields each lacked, with the values that
+# rebuild the model it was saved from. Bump FORMAT (and add a row here) whenever the model's
+# layers or a config default change what a saved state_dict means.
+LEGACY_FORMATS = {
+    "graphcart-hybrid/1": {"fused_norm": False, "gate_length": False},
+}
 Names = Callable[[str, str], str]
 
 
@@ -105,10 +111,13 @@ class Recommender:
             blob = torch.load(path_or_file, map_location=map_location, weights_only=True)
         except Exception as exc:  # pickle, zip and torch errors all mean the same thing here
             raise DataError(label, None, f"not a readable checkpoint ({type(exc).__name__}: {exc})") from exc
-        if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+        if not isinstance(blob, dict) or not str(blob.get("format", "")).startswith("graphcart-hybrid/"):
             raise DataError(label, None, f"not a GraphCart hybrid checkpoint (expected format {FORMAT!r})")
+        if blob["format"] != FORMAT and blob["format"] not in LEGACY_FORMATS:
+            raise DataError(label, None, f"checkpoint format {blob['format']!r} is not one this code reads "
+                                         f"({FORMAT!r}, {', '.join(map(repr, LEGACY_FORMATS))}): retrain the model")
         try:
-            config = TrainConfig.from_dict(blob["config"])
+            config = TrainConfig.from_dict({**LEGACY_FORMATS.get(blob["format"], {}), **blob["config"]})
             user_ids, item_ids = list(blob["user_ids"]), list(blob["item_ids"])
             if checkpoint_fingerprint(user_ids, item_ids, blob["config"]) != blob["fingerprint"]:
                 raise DataError(label, None, "fingerprint does not match the id maps and config it holds")
@@ -210,7 +219,7 @@ class Recommender:
         """Fused user vector, gate, branch vectors and sequence attention for a session (cached on it)."""
         if state._vectors is None:
             graph, social, sequence, attention = self.model.session_branches(state.user, state.sequence)
-            user, gate = self.model.fuse(graph, social, sequence)
+            user, gate = self.model.fuse(graph, social, sequence, len(state.sequence.items))
             state._vectors = (user, gate, (graph, social, sequence), attention)
         return state._vectors
 
@@ -240,7 +249,7 @@ class Recommender:
             raise KeyError(f"unknown item {item_id!r}")
         with torch.no_grad():
             _, gate, branches, attention = self._session_vectors(state)
-            shares = ex.signal_shares(gate, branches, self.prop.items[item])
+            shares = ex.signal_shares(self.model.score_contributions(*branches, gate, self.prop.items[item]), gate)
         friends = []
         if state.user is not None:
             friends = [(self.user_ids[f], w, item in self.seen[f])

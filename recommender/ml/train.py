@@ -44,6 +44,8 @@ class TrainConfig:
     social_heads: int = 2
     max_len: int = 50
     dropout: float = 0.5
+    fused_norm: bool = True
+    gate_length: bool = True
     graph_user: str = "prefix"
     use_graph: bool = True
     use_social: bool = True
@@ -88,7 +90,8 @@ class TrainConfig:
         return "ce" if n_items <= self.full_softmax_items else "sampled"
 
     def model_kwargs(self) -> dict:
-        keys = ("dim", "graph_layers", "social_layers", "social_heads", "max_len", "dropout", "graph_user",
+        keys = ("dim", "graph_layers", "social_layers", "social_heads", "max_len", "dropout", "fused_norm", "gate_length",
+                "graph_user",
                 "use_graph", "use_social", "use_sequence")
         return {k: getattr(self, k) for k in keys}
 

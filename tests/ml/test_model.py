@@ -93,8 +93,8 @@ def test_step_changes_scores_and_equals_running_from_scratch(dataset):
         after = model.session_branches(0, stepped)
         scratch = model.session_branches(0, model.start_state(history + [7]))
         batch = model.user_vectors(torch.tensor([0]), [history + [7]])
-    fused_after = model.fuse(*after[:3])[0]
-    fused_before = model.fuse(*before[:3])[0]
+    fused_after = model.fuse(*after[:3], len(stepped.items))[0]
+    fused_before = model.fuse(*before[:3], len(state.items))[0]
     items = model.propagate().items
     assert not torch.allclose(items @ fused_after, items @ fused_before)
     for got, want in zip(after, scratch):
@@ -112,3 +112,31 @@ def test_items_without_interactions_are_scored_from_content():
     assert torch.allclose(content[new], content[ds.item_index["a"]])  # same labels, same content vector
     with torch.no_grad():
         assert float(model.propagate().items[new].abs().sum()) > 0
+
+
+@pytest.mark.parametrize("fused_norm", [False, True])
+def test_score_contributions_add_up_to_the_score(dataset, fused_norm):
+    model = make_model(dataset, fused_norm=fused_norm, gate_length=True).eval()
+    with torch.no_grad():
+        model.fused_norm is None or model.fused_norm.weight.uniform_(0.5, 1.5)  # not the identity
+        state = model.start_state(dataset.history(0, "val"))
+        graph, social, sequence, _ = model.session_branches(0, state)
+        user, gate = model.fuse(graph, social, sequence, len(state.items))
+        item = model.propagate().items[3]
+        contributions = model.score_contributions(graph, social, sequence, gate, item)
+        expected = user @ item
+        if fused_norm:  # LN(x) = w * (x - mean) / std + b: the branches share 1/std, b is no branch's
+            parts = model._parts(graph, social, sequence)
+            mixed = sum(gate[b] * parts[b] for b in range(3))
+            std = torch.sqrt(mixed.var(unbiased=False) + model.fused_norm.eps)
+            expected = (expected - model.fused_norm.bias @ item) * std
+    assert torch.allclose(contributions.sum(), expected, atol=1e-5)
+
+
+def test_the_gate_reads_the_history_length(dataset):
+    model = make_model(dataset, gate_length=True).eval()
+    with torch.no_grad():
+        graph, social, sequence, _ = model.session_branches(0, model.start_state(dataset.history(0, "val")))
+        short = model.fuse(graph, social, sequence, 1)[1]
+        long = model.fuse(graph, social, sequence, 10)[1]
+    assert not torch.allclose(short, long)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from recommender.ml.data import DataError
-from recommender.ml.serve import Recommender
+from recommender.ml.serve import Recommender, checkpoint_fingerprint
 from recommender.ml.synthetic import planted_dataset
 from recommender.ml.train import TrainConfig, train
 
@@ -53,6 +53,27 @@ def test_corrupt_and_foreign_checkpoints_are_refused(recommender, tmp_path):
         Recommender.load(foreign)
     with pytest.raises(DataError, match="trained on another dataset"):
         Recommender.load(saved(recommender), expect_fingerprint="0123456789abcdef")
+
+
+def test_a_checkpoint_of_the_previous_format_still_loads(dataset, tmp_path):
+    """Format 1 predates fused_norm and gate_length: its config lacks them and its layers have
+    neither, so loading must rebuild that model, not today's default."""
+    config = TrainConfig(dim=16, max_len=10, epochs=1, batch_size=16, fused_norm=False, gate_length=False)
+    old = Recommender.from_training(train(dataset, config, device="cpu"), dataset)
+    blob = torch.load(saved(old), weights_only=True)
+    blob["format"] = "graphcart-hybrid/1"
+    for field in ("fused_norm", "gate_length"):
+        del blob["config"][field]
+    blob["fingerprint"] = checkpoint_fingerprint(blob["user_ids"], blob["item_ids"], blob["config"])
+    path = tmp_path / "v1.pt"
+    torch.save(blob, path)
+    loaded = Recommender.load(path)
+    assert loaded.recommend_many(["c0", "g1_2"], 10) == old.recommend_many(["c0", "g1_2"], 10)
+
+    blob["format"] = "graphcart-hybrid/99"
+    torch.save(blob, path)
+    with pytest.raises(DataError, match="format 'graphcart-hybrid/99' is not one this code reads.*retrain"):
+        Recommender.load(path)
 
 
 def test_tampered_checkpoints_are_refused(recommender):
