@@ -34,8 +34,11 @@ class ActivationError(ValueError):
 
 
 def stale_after() -> timedelta:
-    """A locked run not updated for longer than the hard time limit lost its worker for good."""
-    return timedelta(seconds=int(getattr(settings, "RECOMMENDER_TRAIN_TIME_LIMIT", 3 * 3600)) + 600)
+    """A locked run not updated for longer than the time limit (plus Celery's hard-limit margin
+    and some) lost its worker for good. Runs report progress every epoch, so a live one is
+    never that quiet; with no limit (0) the default two hours stand in."""
+    limit = float(getattr(settings, "RECOMMENDER_TRAIN_TIME_LIMIT", 2 * 3600)) or 2 * 3600
+    return timedelta(seconds=limit + 1200)
 
 
 def release_stale_lock() -> None:

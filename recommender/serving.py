@@ -14,8 +14,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, JSONField, Q, Value
+from django.db.models import Count, Q
 from django.utils.dateparse import parse_datetime
 
 from shop.models import Event, Follow, Product
@@ -40,9 +41,30 @@ SESSION_EVENT_TYPES = (Event.Type.VIEW, Event.Type.ADD_TO_CART)
 CO_PURCHASE_BUYERS = 500
 CO_PURCHASE_CACHE_SECONDS = 600
 
+# At most this many events since the materialization are read per request (the latest
+# RECENT_EVENTS views/carts re-rank, every purchase among them is dropped from the list).
+RECENT_SCAN = 200
+
+
+def materialized_cache_seconds() -> float:
+    """How long a web process reuses a customer's row, materialized list and purchases from
+    before it, instead of reading them again (RECOMMENDER_MATERIALIZED_CACHE_SECONDS; 0: every
+    request reads them). Keeping them a while is safe: every request still reads the events
+    recorded since the list's own `created` time, so a click re-ranks and a purchase drops out
+    at once however old the cached list is. What waits up to this long in other processes is
+    a newer materialization of the same version (refresh_customer after a purchase or follow);
+    a newly activated version is served at once (the version is part of the key)."""
+    return float(getattr(settings, "RECOMMENDER_MATERIALIZED_CACHE_SECONDS", 60))
+
+
 # Per process, a few seconds: what every request reads (see local_cache).
 _facts_cache = TTLMap()
 _products_cache = TTLMap()
+# Per process, longer (materialized_cache_seconds): customer rows (the API reads pk and user),
+# compact materialized lists and purchase sets, a few kB a customer.
+_customers_cache = TTLMap(max_entries=20_000, seconds=materialized_cache_seconds)
+_materialized_cache = TTLMap(max_entries=20_000, seconds=materialized_cache_seconds)
+_purchases_cache = TTLMap(max_entries=20_000, seconds=materialized_cache_seconds)
 
 
 @dataclass
@@ -94,20 +116,20 @@ def recommend(
     widget, n = validate(widget, n)
     loaded = active_model()
     excluded = set(exclude) | ({product.pk} if product is not None else set())
-    state = None
+    state = purchased = None
     if widget in PERSONAL_WIDGETS:
         if widget == "cart":
             cart_items = cart_product_ids(customer, session_key)
             hypothetical_views = [*cart_items, *hypothetical_views]
             excluded |= set(cart_items)
-        candidates, source, reason, state = _personal(loaded, customer, session_key, hypothetical_views)
+        candidates, source, reason, state, purchased = _personal(loaded, customer, session_key, hypothetical_views)
     elif widget in ("also_bought", "similar") and product is not None:
         candidates, source, reason = _related_candidates(loaded, product, co_purchase_first=widget == "also_bought")
     else:
         candidates, source, reason = [], "trending", "" if widget == "trending" else "no product given"
     if rules is None:
         rules = live_rules(widget)
-    return _finish(candidates, source, reason, widget, n, customer, excluded, rules, loaded, state)
+    return _finish(candidates, source, reason, widget, n, customer, excluded, rules, loaded, state, purchased)
 
 
 def related(product: Product, n: int = 8, customer=None) -> RecommendationResult:
@@ -151,19 +173,24 @@ def rerank_products(customer, session_key: str, products: Sequence[Product]) -> 
 # ------------------------------------------------------------------ candidate sources
 
 def _personal(loaded: LoadedModel | None, customer, session_key, hypothetical_views):
-    """(candidates, source, reason, session state or None)."""
+    """(candidates, source, reason, session state or None, purchased product ids or None when
+    not read yet)."""
     if loaded is None:
-        return [], "trending", "no active model", None
+        return [], "trending", "no active model", None, None
     if not loaded.ok:
-        return [], "trending", f"{loaded.label} {loaded.error}", None
+        return [], "trending", f"{loaded.label} {loaded.error}", None, None
     rec = loaded.recommender
     uid = str(customer.pk) if customer is not None else None
     rows = materialized(customer, loaded.version_id) if customer is not None else []
     if rows:
         since = rows[0][3]
-        recent = recent_product_ids(customer, session_key, since) + list(hypothetical_views)
+        # The one per-click read: views, carts and purchases since the list was materialized.
+        recent, bought = events_since(customer, session_key, since)
+        purchased = purchased_before(customer, since) | bought
+        recent += list(hypothetical_views)
         if not recent:
-            return [Candidate(pid, score, expl, loaded.label) for pid, score, expl, _ in rows], loaded.label, "", None
+            candidates = [Candidate(pid, score, expl, loaded.label) for pid, score, expl, _ in rows]
+            return candidates, loaded.label, "", None, purchased
         state = _advance(rec, rec.session(uid), recent)
         fresh = [item for item, _ in rec.score_session(state, k=CANDIDATES)]
         # Like the model's own scoring, items seen in this session are masked: the shopper
@@ -172,25 +199,25 @@ def _personal(loaded: LoadedModel | None, customer, session_key, hypothetical_vi
         pool = [item for item in dict.fromkeys([str(pid) for pid, *_ in rows] + fresh) if item not in seen]
         # Explanations are recomputed from the advanced state (explain_session) when served.
         reranked = [Candidate(int(item), float(score), None, loaded.label) for item, score in rec.rerank(state, pool)]
-        return reranked, loaded.label, "", state
+        return reranked, loaded.label, "", state, purchased
     since = loaded_taken_at(loaded)
     if uid is not None and rec.has_user(uid):
         state = _session_state(loaded, customer, session_key, hypothetical_views, since)
-        return _scored(rec, state, loaded.label), loaded.label, "", state
+        return _scored(rec, state, loaded.label), loaded.label, "", state, None
     if customer is not None:
         friends = [str(f) for f in Follow.objects.filter(follower=customer).values_list("followee_id", flat=True)]
         known_friends = [f for f in friends if rec.has_user(f)]
         if known_friends:
             scored = rec.cold_start(known_friends, k=CANDIDATES)
             if scored:
-                return [Candidate(int(i), float(s), None, "friends") for i, s in scored], "friends", "", None
+                return [Candidate(int(i), float(s), None, "friends") for i, s in scored], "friends", "", None, None
     recent = recent_product_ids(customer, session_key, since) + list(hypothetical_views)
     if recent:  # a visitor the model does not know, but whose clicks it can read
         state = _advance(rec, rec.session(None), recent)
         candidates = _scored(rec, state, "session")
         if candidates:
-            return candidates, "session", "", state
-    return [], "trending", "nothing known about this visitor yet", None
+            return candidates, "session", "", state, None
+    return [], "trending", "nothing known about this visitor yet", None, None
 
 
 def _related_candidates(loaded, product: Product, co_purchase_first: bool):
@@ -250,12 +277,22 @@ def loaded_taken_at(loaded: LoadedModel):
 
 def materialized(customer, version_id: int) -> list[tuple[int, float, None, object]]:
     """[(product_id, score, None, created)] by rank for this version; the explanations are
-    read later, only for the few items actually served (materialized_explanations)."""
-    return list(
-        Recommendation.objects.filter(customer=customer, model_version_id=version_id)
-        .order_by("rank")
-        .values_list("product_id", "score", Value(None, output_field=JSONField()), "created")
-    )
+    read later, only for the few items actually served (materialized_explanations).
+    Kept per process for materialized_cache_seconds (see there why that is safe)."""
+    key = (customer.pk, version_id)
+    created, product_ids, scores = _materialized_cache.get(key, lambda: _read_materialized(*key))
+    if not product_ids:
+        _materialized_cache.discard(key)  # not scored yet: their first list is served as soon as it exists
+    return [(pid, score, None, created) for pid, score in zip(product_ids, scores)]
+
+
+def _read_materialized(customer_id: int, version_id: int) -> tuple:
+    """(created, product ids, scores) by rank: compact, for the per-process cache."""
+    rows = list(Recommendation.objects.filter(customer_id=customer_id, model_version_id=version_id)
+                .order_by("rank").values_list("product_id", "score", "created"))
+    if not rows:
+        return None, (), ()
+    return rows[0][2], tuple(r[0] for r in rows), tuple(r[1] for r in rows)
 
 
 def materialized_explanations(customer, version_id: int, product_ids: list[int]) -> dict[int, dict]:
@@ -277,6 +314,31 @@ def recent_product_ids(customer, session_key: str, since) -> list[int]:
         events = events.filter(timestamp__gt=since)
     latest = list(events.order_by("-timestamp", "-pk").values_list("product_id", flat=True)[:RECENT_EVENTS])
     return latest[::-1]
+
+
+def events_since(customer, session_key: str, since) -> tuple[list[int], set[int]]:
+    """(the latest RECENT_EVENTS views/carts after `since`, oldest first; the products bought
+    after `since`) of this customer or session, in one indexed read of at most RECENT_SCAN rows."""
+    who = Q(customer=customer)
+    if session_key:
+        who |= Q(session_key=session_key)
+    rows = (Event.objects.filter(who, type__in=(*SESSION_EVENT_TYPES, Event.Type.PURCHASE),
+                                 product__isnull=False, timestamp__gt=since)
+            .order_by("-timestamp", "-pk").values_list("type", "product_id")[:RECENT_SCAN])
+    recent, bought = [], set()
+    for kind, product_id in rows:
+        if kind == Event.Type.PURCHASE:
+            bought.add(product_id)
+        elif len(recent) < RECENT_EVENTS:
+            recent.append(product_id)
+    return recent[::-1], bought
+
+
+def purchased_before(customer, since) -> frozenset[int]:
+    """What the customer had bought when their list was materialized at `since` (read after
+    `since`, so it covers everything up to then; events_since adds the later purchases).
+    Kept per process for materialized_cache_seconds: the past does not change."""
+    return _purchases_cache.get((customer.pk, since), lambda: frozenset(purchased_product_ids(customer)))
 
 
 def purchased_product_ids(customer) -> set[int]:
@@ -342,6 +404,16 @@ def _read_product_facts(product_ids: list[int]) -> dict[int, ProductFacts]:
     }
 
 
+def customer_by_id(customer_id: int):
+    """The Customer (None when there is none), kept per process like their materialized list."""
+    from shop.models import Customer
+
+    customer = _customers_cache.get(customer_id, lambda: Customer.objects.filter(pk=customer_id).first())
+    if customer is None:
+        _customers_cache.discard(customer_id)
+    return customer
+
+
 def products_by_id(product_ids: Iterable[int]) -> dict[int, Product]:
     """The products with brand and category, as widgets and the API show them."""
     return _products_cache.get_many(
@@ -350,18 +422,20 @@ def products_by_id(product_ids: Iterable[int]) -> dict[int, Product]:
 
 
 def forget() -> None:
-    """Drop this process's cached product facts and rows (tests, bulk catalogue edits)."""
-    _facts_cache.clear()
-    _products_cache.clear()
+    """Drop this process's cached product facts and rows, customers, materialized lists and
+    purchases (tests, bulk catalogue edits)."""
+    for memo in (_facts_cache, _products_cache, _customers_cache, _materialized_cache, _purchases_cache):
+        memo.clear()
 
 
 # ------------------------------------------------------------------ assembling the answer
 
-def _finish(candidates, source, reason, widget, n, customer, excluded, rules, loaded, state) -> RecommendationResult:
+def _finish(candidates, source, reason, widget, n, customer, excluded, rules, loaded, state,
+            purchased=None) -> RecommendationResult:
     pinned = [r.product_id for r in rules if r.action == MerchandisingRule.Action.PIN and r.product_id]
     facts = product_facts([c.product_id for c in candidates] + pinned)
     candidates = apply_rules(candidates, rules, facts)
-    dropped = excluded | purchased_product_ids(customer)
+    dropped = excluded | (purchased if purchased is not None else purchased_product_ids(customer))
     chosen = [c for c in candidates if c.product_id not in dropped and facts.get(c.product_id, _UNSELLABLE).sellable]
     chosen = _unique(chosen)[:n]
     if len(chosen) < n:

@@ -11,8 +11,13 @@ from .models import Recommendation
 
 logger = logging.getLogger(__name__)
 
-SOFT_TIME_LIMIT = int(getattr(settings, "RECOMMENDER_TRAIN_SOFT_TIME_LIMIT", 2 * 3600))
-TIME_LIMIT = int(getattr(settings, "RECOMMENDER_TRAIN_TIME_LIMIT", 2 * 3600 + 600))
+# The training time limit is RECOMMENDER_TRAIN_TIME_LIMIT, which the run checks itself after every
+# epoch and phase (recommender/training.py: Deadline), so it holds under `--pool solo`, where
+# Celery enforces no time limit at all. Under the prefork pool Celery's limits are a backstop a
+# little above it, for a phase that never returns.
+TRAIN_TIME_LIMIT = int(getattr(settings, "RECOMMENDER_TRAIN_TIME_LIMIT", 2 * 3600))
+SOFT_TIME_LIMIT = TRAIN_TIME_LIMIT + 300 if TRAIN_TIME_LIMIT > 0 else None
+TIME_LIMIT = TRAIN_TIME_LIMIT + 600 if TRAIN_TIME_LIMIT > 0 else None
 
 
 @shared_task(name="recommender.tasks.ping", acks_late=True)

@@ -3,9 +3,17 @@
 Idempotent by TrainingRun id: a redelivered task (its worker was killed) restarts the same
 run and reuses its ModelVersion row; the run finishes in one transaction that also activates
 the version, so however often the message is delivered exactly one new version goes live.
+
+Time limit: the run checks RECOMMENDER_TRAIN_TIME_LIMIT itself, after every epoch (the
+training's progress callback) and between phases, and fails with "time limit of N s
+exceeded". Celery's own soft/hard limits are enforced under the prefork pool only, and the
+workers here run `--pool solo`, where they do nothing; this check holds under any pool. It
+can overshoot by one epoch or one phase (a phase that never returns is only caught by
+Celery's limits under prefork, or by the stale-lock release in services.py).
 """
 import io
 import logging
+import time
 import traceback
 import uuid
 from collections import deque
@@ -54,6 +62,32 @@ class RunProgress:
         )
 
 
+def time_limit() -> float:
+    """Seconds a training run may take (0: no limit), from RECOMMENDER_TRAIN_TIME_LIMIT."""
+    return float(getattr(settings, "RECOMMENDER_TRAIN_TIME_LIMIT", 2 * 3600))
+
+
+class TrainingTimeLimitExceeded(Exception):
+    """The run took longer than RECOMMENDER_TRAIN_TIME_LIMIT (checked between epochs and phases)."""
+
+
+_clock = time.monotonic  # the run's clock (tests replace it)
+
+
+class Deadline:
+    """The run's time limit, checked cooperatively: `check()` raises once it has passed."""
+
+    def __init__(self, seconds: float, clock=None):
+        self.seconds, self.clock = seconds, clock or _clock
+        self.started = self.clock()
+
+    def check(self, where: str) -> None:
+        elapsed = self.clock() - self.started
+        if self.seconds > 0 and elapsed > self.seconds:
+            raise TrainingTimeLimitExceeded(
+                f"time limit of {self.seconds:g} s exceeded {where} (after {elapsed:.1f} s)")
+
+
 def claim(run_id: int, task_id: str) -> TrainingRun | None:
     """Mark the run running (again, if redelivered); None when it already finished."""
     with transaction.atomic():
@@ -86,14 +120,15 @@ def execute(run_id: int, task_id: str = "") -> str:
     if run is None:
         return f"run {run_id} already finished"
     progress = RunProgress(run)
+    deadline = Deadline(time_limit())
     try:
-        return _train_and_publish(run, progress)
+        return _train_and_publish(run, progress, deadline)
     except BaseException as exc:  # SoftTimeLimitExceeded included: record it, then let Celery see it
         fail(run, exc, progress)
         raise
 
 
-def _train_and_publish(run: TrainingRun, progress: RunProgress) -> str:
+def _train_and_publish(run: TrainingRun, progress: RunProgress, deadline: Deadline) -> str:
     from recommender.ml.baselines import run_baselines
     from recommender.ml.serve import Recommender
     from recommender.ml.train import train
@@ -102,16 +137,32 @@ def _train_and_publish(run: TrainingRun, progress: RunProgress) -> str:
     snapshot = take_snapshot()
     dataset = snapshot.dataset
     progress.log(f"snapshot: {dataset.n_users} customers, {dataset.n_items} products", progress=SNAPSHOT_DONE)
-    result = train(dataset, config, device=settings.RECOMMENDER_DEVICE, progress=progress.epoch)
+    deadline.check("after the snapshot")
+
+    def on_epoch(point: dict) -> None:
+        progress.epoch(point)
+        deadline.check(f"at epoch {point['epoch']}")
+
+    result = train(dataset, config, device=settings.RECOMMENDER_DEVICE, progress=on_epoch)
     progress.log(f"trained on {result.device} in {result.train_seconds:.1f}s", progress=TRAINING_DONE)
+    deadline.check("after training")
     names = tuple(getattr(settings, "RECOMMENDER_BASELINES", ("pop", "itemknn")))
-    baselines = run_baselines(dataset, names=names, device=settings.RECOMMENDER_DEVICE) if names else {}
+    baselines = {}
+    if names:  # the neural baselines report each epoch, the deadline is checked there too
+        baselines = run_baselines(dataset, names=names, device=settings.RECOMMENDER_DEVICE,
+                                  progress=lambda point: deadline.check(f"in baseline {point.get('model')}"))
     progress.log(f"baselines: {', '.join(names) or 'none'}", progress=BASELINES_DONE)
+    deadline.check("after the baselines")
     recommender = Recommender.from_training(result, dataset)
     buffer = io.BytesIO()
     recommender.save(buffer)
     artifact = default_storage.save(f"models/run-{run.pk}-{uuid.uuid4().hex[:8]}.pt", ContentFile(buffer.getvalue()))
     incumbent = _incumbent_score(dataset)
+    try:
+        deadline.check("before activation")
+    except TrainingTimeLimitExceeded:
+        default_storage.delete(artifact)
+        raise
     published = publish(run, result, baselines, artifact, snapshot.stats, incumbent)
     if not published:
         default_storage.delete(artifact)

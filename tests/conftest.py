@@ -31,9 +31,12 @@ def require_service(name: str, available: bool) -> None:
 
 @pytest.fixture(autouse=True)
 def serving_reads_fresh_rows(settings):
-    """Serving's per-process caches (recommender/local_cache.py) would carry one test's rows
-    into the next (same primary keys, other data): off in tests, tested on their own."""
+    """Serving's per-process caches (recommender/local_cache.py, the materialized lists) and the
+    API's token cache (shop/authentication.py) would carry one test's rows into the next (same
+    primary keys, other data): off in tests, tested on their own."""
     settings.RECOMMENDER_SERVING_CACHE_SECONDS = 0
+    settings.RECOMMENDER_MATERIALIZED_CACHE_SECONDS = 0
+    settings.API_TOKEN_CACHE_SECONDS = 0
 
 
 @pytest.fixture

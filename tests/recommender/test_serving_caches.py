@@ -2,10 +2,13 @@
 import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from recommender import local_cache, serving, trending
 from recommender.api import RecommendationResultSerializer, result_data
 from recommender.models import Recommendation
+from shop import authentication
 from shop.models import Category, Customer, Event, Product
 
 pytestmark = pytest.mark.django_db
@@ -14,9 +17,13 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def cached(settings):
     settings.RECOMMENDER_SERVING_CACHE_SECONDS = 60
+    settings.RECOMMENDER_MATERIALIZED_CACHE_SECONDS = 60
+    settings.API_TOKEN_CACHE_SECONDS = 10
     serving.forget()
+    authentication.forget()
     yield settings
     serving.forget()
+    authentication.forget()
 
 
 def test_ttl_map_loads_only_missing_or_expired_keys(cached, monkeypatch):
@@ -54,20 +61,66 @@ def test_product_facts_are_cached_until_forgotten(small_store, cached):
     assert not serving.product_facts([product.pk])[product.pk].sellable
 
 
+def materialized_customer(version) -> Customer:
+    return Customer.objects.get(pk=Recommendation.objects.filter(model_version=version)
+                                .values_list("customer_id", flat=True).first())
+
+
 def test_warm_request_of_a_materialized_customer_needs_few_queries(active_version, cached, client,
                                                                     django_assert_max_num_queries):
-    customer = Customer.objects.get(pk=Recommendation.objects.filter(model_version=active_version)
-                                    .values_list("customer_id", flat=True).first())
+    customer = materialized_customer(active_version)
     customer.user.set_password("pw")
     customer.user.save()
     client.login(username=customer.user.username, password="pw")
     url = f"/api/customers/{customer.pk}/recommendations?n=5"
     cached.RECOMMENDER_ACTIVE_CHECK_SECONDS = 60  # the active version id was read just now
     assert client.get(url).status_code == 200
-    # session + user, customer, materialized list, recent events, purchases, stored explanations
-    with django_assert_max_num_queries(7):
+    # session + user, events since the list, stored explanations (no click: the list as scored)
+    with django_assert_max_num_queries(4):
         body = client.get(url).json()
     assert body["source"] == active_version.label and len(body["items"]) == 5
+
+
+def test_warm_token_request_after_a_click_reads_only_the_events_since_the_list(active_version, cached,
+                                                                              django_assert_num_queries):
+    """The load test's request: token auth, a materialized customer with a view since."""
+    customer = materialized_customer(active_version)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=customer.user).key}")
+    url = f"/api/customers/{customer.pk}/recommendations?n=5"
+    cached.RECOMMENDER_ACTIVE_CHECK_SECONDS = 60
+    first = api.get(url).json()
+    Event.objects.create(type="view", customer=customer, product_id=first["items"][0]["product"]["id"])
+    api.get(url)  # warms the session vectors' names and the new products
+    with django_assert_num_queries(1):
+        body = api.get(url).json()
+    assert body["source"] == active_version.label and len(body["items"]) == 5
+    assert body["items"][0]["explanation"]["recent_items"]  # explained from the re-ranked state
+
+
+def test_a_cached_list_still_reranks_on_a_click_and_drops_a_purchase_at_once(active_version, cached):
+    customer = materialized_customer(active_version)
+    before = serving.recommend(customer=customer, n=8)
+    assert serving.materialized(customer, active_version.pk)  # the list is cached now
+    clicked = Product.objects.filter(stock__gt=0, active=True).exclude(pk__in=before.product_ids).last()
+    Event.objects.create(type="view", customer=customer, product=clicked)
+    after_click = serving.recommend(customer=customer, n=8)
+    assert after_click.product_ids != before.product_ids and clicked.pk not in after_click.product_ids
+    bought = after_click.product_ids[0]
+    Event.objects.create(type="purchase", customer=customer, product_id=bought)
+    assert bought not in serving.recommend(customer=customer, n=8).product_ids
+
+
+def test_a_newer_materialization_is_served_once_the_cached_list_expires(active_version, cached):
+    """refresh_customer runs on a worker: other processes serve their cached list (plus every
+    event since it) until RECOMMENDER_MATERIALIZED_CACHE_SECONDS pass; here forget() stands in."""
+    customer = materialized_customer(active_version)
+    old = serving.materialized(customer, active_version.pk)
+    Recommendation.objects.filter(customer=customer).update(created=timezone.now())
+    assert serving.materialized(customer, active_version.pk) == old
+    serving.forget()
+    assert serving.materialized(customer, active_version.pk)[0][3] > old[0][3]
+    assert serving.materialized(customer, active_version.pk + 1) == []  # another version: its own key
 
 
 def test_plain_body_matches_the_documented_serializer(active_version):

@@ -7,6 +7,7 @@ from recommender.evaluation import Incumbent
 from recommender.models import ModelVersion, Recommendation, TrainingRun
 from recommender.services import RetrainRefused, request_retrain
 from recommender.training import decide, execute
+from shop.models import Customer
 from tests.recommender.conftest import train_in_process
 
 pytestmark = pytest.mark.django_db
@@ -87,3 +88,32 @@ def test_retrain_is_refused_while_a_run_is_queued(db):
     first = request_retrain(None)
     with pytest.raises(RetrainRefused, match=f"#{first.pk} is already queued"):
         request_retrain(None)
+
+
+def test_a_run_over_its_time_limit_fails_and_the_active_model_keeps_serving(small_store, tiny_training, monkeypatch,
+                                                                            django_capture_on_commit_callbacks):
+    """The limit is checked by the run itself (after each epoch and phase), so it holds under
+    `celery worker --pool solo` too, where Celery's own time limits do nothing."""
+    from recommender import training
+
+    first = train_in_process(django_capture_on_commit_callbacks)
+    tiny_training.RECOMMENDER_TRAIN_TIME_LIMIT = 1
+    clock = iter(range(0, 1000, 3))  # every reading of the run's clock is 0.6 s later than the last
+    monkeypatch.setattr(training, "_clock", lambda: next(clock) / 5)
+    with pytest.raises(training.TrainingTimeLimitExceeded, match="time limit of 1 s exceeded at epoch 1"):
+        train_in_process(django_capture_on_commit_callbacks)
+    failed = TrainingRun.objects.order_by("-pk").first()
+    assert failed.state == TrainingRun.State.FAILED and failed.lock is None
+    assert "TrainingTimeLimitExceeded: time limit of 1 s exceeded" in failed.error
+    assert [p["epoch"] for p in failed.curve] == [1]  # stopped after the first epoch, not at the end
+    assert failed.model_version.status == ModelVersion.Status.FAILED and not failed.model_version.artifact
+    assert ModelVersion.objects.get(status=ModelVersion.Status.ACTIVE) == first.model_version
+    assert serving.recommend(customer=Customer.objects.first(), n=3).source == first.model_version.label
+    request_retrain(None)  # the lock was released
+
+
+def test_time_limit_zero_means_no_limit():
+    from recommender.training import Deadline
+
+    clock = iter([0.0, 1e9])
+    Deadline(0, clock=lambda: next(clock)).check("anywhere")  # does not raise

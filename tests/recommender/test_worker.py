@@ -88,6 +88,23 @@ def test_a_failing_training_task_leaves_the_previous_model_serving(worker_env, l
     assert api_recommendations(Customer.objects.first())["source"] == previous.label
 
 
+def test_the_training_time_limit_holds_under_the_solo_pool(worker_env, live_worker, client, django_user_model):
+    """`--pool solo` ignores Celery's time limits; the run's own check stops it after an epoch."""
+    seed_small_store()
+    client.force_login(django_user_model.objects.create_superuser("root", "r@example.com", "pw"))
+    previous = wait_for_run(retrain_from_admin(client)).model_version
+    live_worker.stop()
+    worker_env.setenv("RECOMMENDER_TRAIN_CONFIG", json.dumps({**TINY_TRAIN_CONFIG, "epochs": 500, "patience": 500}))
+    worker_env.setenv("RECOMMENDER_TRAIN_TIME_LIMIT", "1")
+    live_worker.start_another()
+    failed = wait_for_run(retrain_from_admin(client))
+    assert failed.state == TrainingRun.State.FAILED
+    assert "TrainingTimeLimitExceeded: time limit of 1 s exceeded" in failed.error
+    assert failed.epoch < 500 and failed.model_version.status == ModelVersion.Status.FAILED
+    assert ModelVersion.objects.get(status=ModelVersion.Status.ACTIVE) == previous
+    assert api_recommendations(Customer.objects.first())["source"] == previous.label
+
+
 def test_a_worker_killed_mid_training_is_redelivered_and_one_version_goes_live(worker_env, live_worker, client,
                                                                                django_user_model):
     require_service("Redis broker (redelivery of unacked messages)", app.conf.broker_url.startswith("redis://"))
