@@ -33,11 +33,16 @@ class ActivationError(ValueError):
     pass
 
 
+def train_time_limit() -> float:
+    """Seconds a training run may take (0: no limit), from RECOMMENDER_TRAIN_TIME_LIMIT."""
+    return float(settings.RECOMMENDER_TRAIN_TIME_LIMIT)
+
+
 def stale_after() -> timedelta:
     """A locked run not updated for longer than the time limit (plus Celery's hard-limit margin
     and some) lost its worker for good. Runs report progress every epoch, so a live one is
     never that quiet; with no limit (0) the default two hours stand in."""
-    limit = float(getattr(settings, "RECOMMENDER_TRAIN_TIME_LIMIT", 2 * 3600)) or 2 * 3600
+    limit = train_time_limit() or 2 * 3600
     return timedelta(seconds=limit + 1200)
 
 

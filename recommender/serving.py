@@ -300,31 +300,33 @@ def materialized_explanations(customer, version_id: int, product_ids: list[int])
     return {pid: explanation for pid, explanation in rows.order_by().values_list("product_id", "explanation")}
 
 
-def recent_product_ids(customer, session_key: str, since) -> list[int]:
-    """The latest views/carts of this customer or session after `since`, oldest first."""
+def _events_of(customer, session_key: str, since, types):
+    """Events of these types with a product, of this customer or session after `since`
+    (None: ever), newest first; none when there is neither customer nor session."""
     who = Q()
     if customer is not None:
         who |= Q(customer=customer)
     if session_key:
         who |= Q(session_key=session_key)
     if not who:
-        return []
-    events = Event.objects.filter(who, type__in=SESSION_EVENT_TYPES, product__isnull=False)
+        return Event.objects.none()
+    events = Event.objects.filter(who, type__in=types, product__isnull=False)
     if since is not None:
         events = events.filter(timestamp__gt=since)
-    latest = list(events.order_by("-timestamp", "-pk").values_list("product_id", flat=True)[:RECENT_EVENTS])
-    return latest[::-1]
+    return events.order_by("-timestamp", "-pk")
+
+
+def recent_product_ids(customer, session_key: str, since) -> list[int]:
+    """The latest views/carts of this customer or session after `since`, oldest first."""
+    events = _events_of(customer, session_key, since, SESSION_EVENT_TYPES)
+    return list(events.values_list("product_id", flat=True)[:RECENT_EVENTS])[::-1]
 
 
 def events_since(customer, session_key: str, since) -> tuple[list[int], set[int]]:
     """(the latest RECENT_EVENTS views/carts after `since`, oldest first; the products bought
     after `since`) of this customer or session, in one indexed read of at most RECENT_SCAN rows."""
-    who = Q(customer=customer)
-    if session_key:
-        who |= Q(session_key=session_key)
-    rows = (Event.objects.filter(who, type__in=(*SESSION_EVENT_TYPES, Event.Type.PURCHASE),
-                                 product__isnull=False, timestamp__gt=since)
-            .order_by("-timestamp", "-pk").values_list("type", "product_id")[:RECENT_SCAN])
+    rows = (_events_of(customer, session_key, since, (*SESSION_EVENT_TYPES, Event.Type.PURCHASE))
+            .values_list("type", "product_id")[:RECENT_SCAN])
     recent, bought = [], set()
     for kind, product_id in rows:
         if kind == Event.Type.PURCHASE:

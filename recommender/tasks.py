@@ -8,6 +8,7 @@ from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from .models import Recommendation
+from .services import train_time_limit
 
 logger = logging.getLogger(__name__)
 
@@ -15,7 +16,7 @@ logger = logging.getLogger(__name__)
 # epoch and phase (recommender/training.py: Deadline), so it holds under `--pool solo`, where
 # Celery enforces no time limit at all. Under the prefork pool Celery's limits are a backstop a
 # little above it, for a phase that never returns.
-TRAIN_TIME_LIMIT = int(getattr(settings, "RECOMMENDER_TRAIN_TIME_LIMIT", 2 * 3600))
+TRAIN_TIME_LIMIT = train_time_limit()
 SOFT_TIME_LIMIT = TRAIN_TIME_LIMIT + 300 if TRAIN_TIME_LIMIT > 0 else None
 TIME_LIMIT = TRAIN_TIME_LIMIT + 600 if TRAIN_TIME_LIMIT > 0 else None
 

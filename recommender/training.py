@@ -25,7 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import ModelVersion, TrainingRun
-from .services import promote
+from .services import promote, train_time_limit
 from .snapshot import take_snapshot
 
 logger = logging.getLogger(__name__)
@@ -60,11 +60,6 @@ class RunProgress:
             f"epoch {point['epoch']}/{epochs} loss {point['loss']:.4f} val ndcg@10 {point.get('val_ndcg@10', 0):.4f}",
             progress=round(done, 1), epoch=point["epoch"], loss=point["loss"], curve=self.curve,
         )
-
-
-def time_limit() -> float:
-    """Seconds a training run may take (0: no limit), from RECOMMENDER_TRAIN_TIME_LIMIT."""
-    return float(getattr(settings, "RECOMMENDER_TRAIN_TIME_LIMIT", 2 * 3600))
 
 
 class TrainingTimeLimitExceeded(Exception):
@@ -120,7 +115,7 @@ def execute(run_id: int, task_id: str = "") -> str:
     if run is None:
         return f"run {run_id} already finished"
     progress = RunProgress(run)
-    deadline = Deadline(time_limit())
+    deadline = Deadline(train_time_limit())
     try:
         return _train_and_publish(run, progress, deadline)
     except BaseException as exc:  # SoftTimeLimitExceeded included: record it, then let Celery see it

@@ -20,6 +20,7 @@ and cached, so serving one customer is an LSTM step plus one matvec.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -262,7 +263,7 @@ class HybridRecommender(nn.Module):
         gate_in = parts
         if self.gate_length:
             length = torch.as_tensor(history_len, dtype=parts[0].dtype, device=parts[0].device)
-            length = (torch.log1p(length.clamp(max=self.max_len)) / torch.log1p(torch.tensor(float(self.max_len))))
+            length = torch.log1p(length.clamp(max=self.max_len)) / math.log1p(self.max_len)
             gate_in = parts + [length.expand(parts[0].shape[:-1])[..., None]]
         logits = self.gate(torch.cat(gate_in, -1))
         off = torch.tensor([v is None for v in (graph, social, sequence)], device=logits.device)
