@@ -10,7 +10,7 @@ export CELERY_BROKER_URL ?= redis://127.0.0.1:6379/0
 export REDIS_URL ?= redis://127.0.0.1:6379/1
 endif
 
-.PHONY: run test venv clean
+.PHONY: run test venv clean screenshots
 
 venv: $(STAMP)
 
@@ -28,6 +28,10 @@ ifeq ($(CI),true)
 	bash scripts/ensure-services.sh
 endif
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Re-take the README's dashboard screenshots (docs/screenshots/) with the browser test.
+screenshots: $(STAMP)
+	UPDATE_SCREENSHOTS=1 $(PY) -m pytest tests/e2e/test_dashboard.py
 
 clean:
 	rm -rf var staticfiles .pytest_cache test-artifacts

@@ -2,6 +2,9 @@
 
 - `require_service(name, ok)`: skips a test whose service is missing, except with CI=true,
   where a missing service is a failure (CI must run everything).
+- `celery_eager()` / the `eager_celery` fixture: tasks run inline. It sets the Celery app's
+  own conf: Django's CELERY_* settings are read once, when the app is configured, so
+  overriding them in a test changes nothing after that.
 - `live_worker`: a real `celery worker` process on the test database and the configured
   broker (Redis in CI, the embedded SQLite broker locally). Tests using it need
   `transactional_db` so the worker sees committed rows.
@@ -11,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -37,6 +41,25 @@ def serving_reads_fresh_rows(settings):
     settings.RECOMMENDER_SERVING_CACHE_SECONDS = 0
     settings.RECOMMENDER_MATERIALIZED_CACHE_SECONDS = 0
     settings.API_TOKEN_CACHE_SECONDS = 0
+
+
+@contextmanager
+def celery_eager():
+    from config.celery import app
+
+    old = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
+    try:
+        yield app
+    finally:
+        app.conf.task_always_eager, app.conf.task_eager_propagates = old
+
+
+@pytest.fixture
+def eager_celery():
+    """Tasks run inline (score_customers after activation, refresh_customer, exports)."""
+    with celery_eager() as app:
+        yield app
 
 
 @pytest.fixture

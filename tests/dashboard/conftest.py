@@ -1,6 +1,8 @@
 import pytest
 from django.contrib.auth.models import User
 
+from tests.conftest import celery_eager
+
 from . import factories
 
 
@@ -47,7 +49,6 @@ def fresh_recommender(settings):
 @pytest.fixture
 def trained(db, settings, fresh_recommender, django_capture_on_commit_callbacks):
     """A seeded store with a real (tiny) model trained, activated and materialized, eagerly."""
-    from config.celery import app
     from recommender.models import ModelVersion
     from recommender.services import request_retrain
     from shop.demo.generator import seed
@@ -56,11 +57,6 @@ def trained(db, settings, fresh_recommender, django_capture_on_commit_callbacks)
     settings.RECOMMENDER_BASELINES = ["pop"]
     settings.RECOMMENDER_DEVICE = "cpu"
     seed(customers=30, products=120, days=10, seed=7)
-    old = app.conf.task_always_eager, app.conf.task_eager_propagates
-    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            request_retrain(None)
-    finally:
-        app.conf.task_always_eager, app.conf.task_eager_propagates = old
+    with celery_eager(), django_capture_on_commit_callbacks(execute=True):
+        request_retrain(None)
     return ModelVersion.objects.get(status=ModelVersion.Status.ACTIVE)

@@ -149,10 +149,9 @@ def test_discount_codes_are_stable_and_absent_without_a_discount(store):
     assert campaigns.discount_code(campaign, 7) == ""
 
 
-def test_large_audience_is_exported_by_a_task(merch_client, store, recommended, settings,
+def test_large_audience_is_exported_by_a_task(merch_client, store, recommended, settings, eager_celery,
                                               django_capture_on_commit_callbacks):
     settings.DASHBOARD_EXPORT_SYNC_LIMIT = 1
-    settings.CELERY_TASK_ALWAYS_EAGER = True
     campaign = shoes_campaign(store)
     with django_capture_on_commit_callbacks(execute=True):
         response = merch_client.post(reverse("dashboard:campaign_export", args=[campaign.pk]))

@@ -1,10 +1,12 @@
 """The merchandiser's day in a real Chromium: log in, retrain and watch the progress reach
 100 % (a real Celery worker trains a tiny model), open a customer and see the explanation
 charts drawn, preview a rule, create a campaign and download its CSV. Screenshots of each page
-go to test-artifacts/dashboard/; the main ones are copied to docs/screenshots/ for the README. Run it with
-`.venv/bin/python -m pytest tests/e2e/test_dashboard.py` (Chromium at /usr/bin/chromium)."""
+go to test-artifacts/dashboard/; with UPDATE_SCREENSHOTS=1 the main ones are also copied to
+docs/screenshots/ for the README (`make screenshots`), so a plain test run leaves the tracked files
+alone. Run it with `.venv/bin/python -m pytest tests/e2e/test_dashboard.py` (Chromium at /usr/bin/chromium)."""
 import csv
 import json
+import os
 import shutil
 
 import pytest
@@ -152,6 +154,8 @@ def test_merchandiser_day(tiny_worker_env, live_worker, live_server, wide_page, 
     page.goto(f"{url}/dashboard/campaigns/")
     shot(page, "campaigns")
 
+    if os.environ.get("UPDATE_SCREENSHOTS") != "1":
+        return
     README_SHOTS.mkdir(parents=True, exist_ok=True)
     for name in MAIN_SHOTS:
         shutil.copy(ARTIFACTS / f"{name}.png", README_SHOTS / f"dashboard-{name}.png")

@@ -2,12 +2,12 @@
 has changed (re-ranked from the click, no retrain); impressions and the click are recorded."""
 import pytest
 
-from config.celery import app
 from recommender import active_model
 from recommender.models import ModelVersion
 from recommender.services import request_retrain
 from recommender.training import execute
 from shop.models import Customer, Event
+from tests.conftest import celery_eager
 from tests.recommender.conftest import TINY_TRAIN_CONFIG, seed_small_store
 
 pytestmark = pytest.mark.e2e
@@ -20,12 +20,8 @@ def store_with_model(transactional_db, settings):
     settings.RECOMMENDER_ACTIVE_CHECK_SECONDS = 0
     settings.RECOMMENDER_REFRESH_ON_EVENTS = False
     seed_small_store()
-    eager = app.conf.task_always_eager
-    app.conf.task_always_eager = True  # score_customers runs inline after activation
-    try:
+    with celery_eager():  # score_customers runs inline after activation
         execute(request_retrain(None).pk)
-    finally:
-        app.conf.task_always_eager = eager
     active_model.forget()
     return ModelVersion.objects.get(status=ModelVersion.Status.ACTIVE)
 

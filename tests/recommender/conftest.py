@@ -2,7 +2,6 @@
 import pytest
 from django.contrib.auth import get_user_model
 
-from config.celery import app
 from recommender import active_model, serving, trending
 
 # Tiny model: a couple of epochs at small width, so a training run takes seconds.
@@ -30,15 +29,6 @@ def tiny_training(settings):
     settings.RECOMMENDER_BASELINES = ["pop"]
     settings.RECOMMENDER_DEVICE = "cpu"
     return settings
-
-
-@pytest.fixture
-def eager_celery():
-    """Tasks run inline (score_customers after activation, refresh_customer)."""
-    old = app.conf.task_always_eager, app.conf.task_eager_propagates
-    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
-    yield app
-    app.conf.task_always_eager, app.conf.task_eager_propagates = old
 
 
 def seed_small_store(customers: int = 30, products: int = 150, seed: int = 7) -> dict:

@@ -10,7 +10,7 @@ from django.urls import reverse
 from recommender import active_model, serving, trending
 from shop import catalogue
 from shop.models import Customer, Event, Product
-from tests.recommender.conftest import active_version, eager_celery, small_store, tiny_training  # noqa: F401
+from tests.recommender.conftest import active_version, small_store, tiny_training  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
