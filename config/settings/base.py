@@ -4,7 +4,6 @@ Embedded defaults need nothing installed: a SQLite file for the database and kom
 SQLAlchemy transport over another SQLite file for the Celery broker. Production sets
 DATABASE_URL=postgres://... and CELERY_BROKER_URL=redis://... (see production.py).
 """
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -122,10 +121,12 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-STATICFILES_DIRS = [
-    BASE_DIR / "static",
-    # The dashboard's plotly.js comes from the plotly package's own bundle (/static/plotly/plotly.min.js), never a CDN.
-    ("plotly", Path(importlib.util.find_spec("plotly").submodule_search_locations[0]) / "package_data"),
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    # The dashboard's plotly.js is the plotly package's own bundle (/static/plotly/plotly.min.js), never a CDN.
+    "dashboard.staticfinders.PlotlyBundleFinder",
 ]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

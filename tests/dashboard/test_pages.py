@@ -67,6 +67,18 @@ def test_plotly_js_is_served_from_our_static_files(merch_client):
 
     path = finders.find("plotly/plotly.min.js")
     assert path and path.endswith("plotly/package_data/plotly.min.js")
+    assert finders.find("plotly/widgetbundle.js") is None  # the rest of plotly's package data is not ours
+
+
+def test_collectstatic_copies_only_plotlys_bundle(tmp_path, settings):
+    from django.core.management import call_command
+
+    settings.STATIC_ROOT = tmp_path
+    settings.STORAGES = {**settings.STORAGES,
+                         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    call_command("collectstatic", interactive=False, verbosity=0)
+    assert sorted(p.name for p in (tmp_path / "plotly").iterdir()) == ["plotly.min.js"]
+    assert (tmp_path / "css").is_dir()  # the project's own static files are still collected
 
 
 def test_customer_filters(merch_client, db):
