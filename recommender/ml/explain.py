@@ -32,13 +32,32 @@ def signal_shares(contributions: Tensor, gate: Tensor) -> dict[str, float]:
 
 
 def friend_weights(attention: tuple[Tensor, Tensor] | None, user: int) -> list[tuple[int, float]]:
-    """(friend index, attention weight) of the user's in-edges, strongest first; self loop left out."""
+    """(friend index, attention weight) of the user's in-edges, strongest first; self loop left out.
+
+    Scans every edge: for many lookups on one model, build `friends_by_user` once instead.
+    """
     if attention is None or user < 0:
         return []
     edges, alpha = attention
     incoming = (edges[1] == user) & (edges[0] != user)
     friends, weights = edges[0][incoming].tolist(), alpha[incoming].tolist()
     return sorted(zip(friends, weights), key=lambda fw: -fw[1])
+
+
+def friends_by_user(attention: tuple[Tensor, Tensor] | None) -> dict[int, list[tuple[int, float]]]:
+    """user -> friend_weights(attention, user) for every user with friends, from one pass over the edges."""
+    if attention is None:
+        return {}
+    edges, alpha = attention
+    keep = edges[0] != edges[1]
+    friends, users, weights = edges[0][keep], edges[1][keep], alpha[keep]
+    # order by user, strongest weight first within a user (stable, so ties keep edge order as above)
+    by_weight = torch.argsort(weights, descending=True, stable=True)
+    order = by_weight[torch.argsort(users[by_weight], stable=True)]
+    out: dict[int, list[tuple[int, float]]] = {}
+    for user, friend, weight in zip(users[order].tolist(), friends[order].tolist(), weights[order].tolist()):
+        out.setdefault(user, []).append((friend, weight))
+    return out
 
 
 def recent_weights(items: Sequence[int], attention: Tensor | None) -> list[tuple[int, float]]:

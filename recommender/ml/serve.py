@@ -63,6 +63,7 @@ class Recommender:
         self._user_matrix: Tensor | None = None
         with torch.no_grad():
             self.prop = model.propagate(return_attention=True)
+        self._friends: dict[int, list[tuple[int, float]]] | None = None  # social attention by user, built on first use
         self.version_info = {"config": config.to_dict(), "fingerprint": dataset_fingerprint,
                              "n_users": len(self.user_ids), "n_items": len(self.item_ids)}
 
@@ -252,10 +253,15 @@ class Recommender:
             shares = ex.signal_shares(self.model.score_contributions(*branches, gate, self.prop.items[item]), gate)
         friends = []
         if state.user is not None:
-            friends = [(self.user_ids[f], w, item in self.seen[f])
-                       for f, w in ex.friend_weights(self.prop.social_attention, state.user)]
+            friends = [(self.user_ids[f], w, item in self.seen[f]) for f, w in self.friend_attention(state.user)]
         recent = [(self.item_ids[i], w) for i, w in ex.recent_weights(state.sequence.items, attention)]
         return ex.build_explanation(shares, friends, recent, self._name(names))
+
+    def friend_attention(self, user: int) -> list[tuple[int, float]]:
+        """(friend index, social attention weight) for a known user, strongest first."""
+        if self._friends is None:
+            self._friends = ex.friends_by_user(self.prop.social_attention)
+        return self._friends.get(user, [])
 
     # ------------------------------------------------------------ other entry points
     def cold_start(self, friend_ids: Sequence[str], k: int, exclude=()) -> list[tuple[str, float]]:
