@@ -19,7 +19,7 @@ from django.core.cache import cache
 from django.db.models import Count, Q
 from django.utils.dateparse import parse_datetime
 
-from shop.models import Event, Follow, Product
+from shop.models import Customer, Event, Follow, Product
 
 from . import trending as trending_mod
 from .active_model import LoadedModel, active_model
@@ -408,8 +408,6 @@ def _read_product_facts(product_ids: list[int]) -> dict[int, ProductFacts]:
 
 def customer_by_id(customer_id: int):
     """The Customer (None when there is none), kept per process like their materialized list."""
-    from shop.models import Customer
-
     customer = _customers_cache.get(customer_id, lambda: Customer.objects.filter(pk=customer_id).first())
     if customer is None:
         _customers_cache.discard(customer_id)
