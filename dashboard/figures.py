@@ -135,13 +135,19 @@ def metrics_vs_baselines(version, split: str = "test") -> go.Figure:
 
 
 def training_curves(history: list[dict], title: str = "Training") -> go.Figure:
-    epochs = [point.get("epoch") for point in history]
+    """Loss and validation NDCG@10 per epoch; one pair of lines per tower (the hybrid trains its
+    towers one after another, and their losses are not on one scale)."""
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Scatter(x=epochs, y=[p.get("loss") for p in history], name="loss", mode="lines+markers"))
-    fig.add_trace(
-        go.Scatter(x=epochs, y=[p.get("val_ndcg@10") for p in history], name="val NDCG@10", mode="lines+markers"),
-        secondary_y=True,
-    )
+    towers = list(dict.fromkeys(point.get("tower") for point in history))
+    for tower in towers:
+        points = [p for p in history if p.get("tower") == tower]
+        epochs = [p.get("epoch") for p in points]
+        prefix = f"{tower} " if tower else ""
+        fig.add_trace(go.Scatter(x=epochs, y=[p.get("loss") for p in points], name=f"{prefix}loss",
+                                 mode="lines+markers"))
+        fig.add_trace(go.Scatter(x=epochs, y=[p.get("val_ndcg@10") for p in points],
+                                 name=f"{prefix}val NDCG@10", mode="lines+markers", line={"dash": "dot"}),
+                      secondary_y=True)
     fig.update_layout(title=title, xaxis_title="epoch", legend={"orientation": "h"})
     return fig
 

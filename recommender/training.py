@@ -54,10 +54,10 @@ class RunProgress:
 
     def epoch(self, point: dict) -> None:
         epochs = max(int(point.get("epochs") or 1), 1)
-        self.curve.append({k: point[k] for k in ("epoch", "loss", "val_ndcg@10") if k in point})
+        self.curve.append({k: point[k] for k in ("tower", "epoch", "loss", "val_ndcg@10") if k in point})
         done = SNAPSHOT_DONE + (TRAINING_DONE - SNAPSHOT_DONE) * min(point["epoch"] / epochs, 1.0)
         self.log(
-            f"epoch {point['epoch']}/{epochs} loss {point['loss']:.4f} val ndcg@10 {point.get('val_ndcg@10', 0):.4f}",
+            f"{point.get('tower', 'model')} tower, epoch {point['epoch']}/{epochs} loss {point['loss']:.4f} val ndcg@10 {point.get('val_ndcg@10', 0):.4f}",
             progress=round(done, 1), epoch=point["epoch"], loss=point["loss"], curve=self.curve,
         )
 

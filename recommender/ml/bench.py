@@ -119,7 +119,8 @@ def run_isolated(args: argparse.Namespace, name: str, config: TrainConfig) -> di
 
 
 def print_progress(point: dict) -> None:
-    print(f"[{point.get('model', '?')}] epoch {point['epoch']}/{point['epochs']} loss {point['loss']:.4f} "
+    tower = f"/{point['tower']}" if point.get('tower') else ""
+    print(f"[{point.get('model', '?')}{tower}] epoch {point['epoch']}/{point['epochs']} loss {point['loss']:.4f} "
           f"val ndcg@10 {point['val_ndcg@10']:.4f} ({point.get('seconds', 0):.0f} s so far)", file=sys.stderr, flush=True)
 
 

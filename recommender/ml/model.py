@@ -1,4 +1,8 @@
-"""HybridRecommender: collaborative graph + social graph + sequence, fused by a learned gate.
+"""Tower: collaborative graph + social graph + sequence, fused by a learned vector gate.
+
+A tower holds any non-empty subset of the three branches. HybridRecommender (hybrid.py) trains
+one tower per branch and mixes their scores; a tower with all three is the jointly trained
+model of earlier versions (TrainConfig.towers="graph+social+sequence").
 
     user_g, item_g = LightGCN(adjacency)                 K hops of sparse matmul, layer mean
     item_v         = item_g (or a free embedding) + EmbeddingBag(content labels)
@@ -82,7 +86,9 @@ class SequenceState:
     outputs: Tensor | None = None  # [1 + n, d] LSTM outputs for the start token and the items
 
 
-class HybridRecommender(nn.Module):
+class Tower(nn.Module):
+    """One tower: the branches it is given (graph, social, sequence), fused by a vector gate."""
+
     def __init__(self, n_users: int, n_items: int, n_item_features: int, dim: int = 64,
                  graph_layers: int = 2, social_layers: int = 2, social_heads: int = 2,
                  max_len: int = 50, dropout: float = 0.5, fused_norm: bool = True,
@@ -135,7 +141,7 @@ class HybridRecommender(nn.Module):
         self._cache: Propagated | None = None
 
     # ------------------------------------------------------------ graph side
-    def attach(self, graph_inputs: GraphInputs) -> "HybridRecommender":
+    def attach(self, graph_inputs: GraphInputs) -> "Tower":
         device = self.item_embedding.weight.device
         self.graph_inputs = graph_inputs.to(device)
         self._cache = None

@@ -19,16 +19,20 @@ from torch import Tensor
 
 from . import explain as ex
 from .data import DataError
-from .model import GraphInputs, HybridRecommender, SequenceState
+from .hybrid import HybridRecommender, HybridState, SessionParts
+from .model import GraphInputs
 from .train import TrainConfig, TrainResult
 
-FORMAT = "graphcart-hybrid/2"
+FORMAT = "graphcart-hybrid/3"
 # Older formats this code still reads: the config fields each lacked, with the values that
 # rebuild the model it was saved from. Bump FORMAT (and add a row here) whenever the model's
 # layers or a config default change what a saved state_dict means.
 LEGACY_FORMATS = {
-    "graphcart-hybrid/1": {"fused_norm": False, "gate_length": False},
+    "graphcart-hybrid/1": {"fused_norm": False, "gate_length": False, "towers": "graph+social+sequence"},
+    "graphcart-hybrid/2": {"towers": "graph+social+sequence"},
 }
+# Formats 1 and 2 hold one jointly trained tower whose parameters sat at the top of the state_dict.
+SINGLE_TOWER_FORMATS = {"graphcart-hybrid/1", "graphcart-hybrid/2"}
 Names = Callable[[str, str], str]
 
 
@@ -36,11 +40,20 @@ Names = Callable[[str, str], str]
 class SessionState:
     """One customer's interactive session: their cached branch vectors and LSTM state."""
     user: int | None                     # index, None for an anonymous visitor
-    sequence: SequenceState              # recent items (and the LSTM state when that branch is on)
+    sequence: HybridState                # recent items (and the LSTM state of the sequence tower)
     seen: frozenset[int] = field(default_factory=frozenset)
     # The fused vectors of this exact state, computed once: scoring, re-ranking and every
     # explanation of one request read them. Not an init field, so step()'s replace() drops it.
     _vectors: tuple | None = field(default=None, init=False, repr=False, compare=False)
+
+
+def single_tower_state(state: dict, model: HybridRecommender) -> dict:
+    """A format 1/2 state_dict (one tower, at the top level) in today's layout: the tower under
+    towers.0 and the (unused, one-tower) score gate at its initial values."""
+    fresh = model.state_dict()
+    upgraded = {f"towers.0.{k}": v for k, v in state.items()}
+    upgraded.update({k: v for k, v in fresh.items() if not k.startswith("towers.")})
+    return upgraded
 
 
 def checkpoint_fingerprint(user_ids: Sequence[str], item_ids: Sequence[str], config: dict) -> str:
@@ -62,7 +75,8 @@ class Recommender:
         self.item_names = item_names or {}
         self._user_matrix: Tensor | None = None
         with torch.no_grad():
-            self.prop = model.propagate(return_attention=True)
+            model.propagate(return_attention=True)
+            self.items = model.item_matrix()  # [n_items, model.dim]: what every user vector is scored against
         self._friends: dict[int, list[tuple[int, float]]] | None = None  # social attention by user, built on first use
         self.version_info = {"config": config.to_dict(), "fingerprint": dataset_fingerprint,
                              "n_users": len(self.user_ids), "n_items": len(self.item_ids)}
@@ -91,7 +105,7 @@ class Recommender:
             "item_names": self.item_names,
             "dataset_fingerprint": self.dataset_fingerprint,
             "fingerprint": checkpoint_fingerprint(self.user_ids, self.item_ids, config),
-            "n_item_features": self.model.features.num_embeddings if self.model.features is not None else 0,
+            "n_item_features": self.model.n_item_features,
             "graph": {"crow": adjacency.crow_indices(), "col": adjacency.col_indices(), "val": adjacency.values(),
                       "social": g.social_edge_index.cpu(), "feature_index": g.item_feature_index.cpu(),
                       "feature_offsets": g.item_feature_offsets.cpu()},
@@ -128,9 +142,12 @@ class Recommender:
             g = blob["graph"]
             n = len(user_ids) + len(item_ids)
             adjacency = torch.sparse_csr_tensor(g["crow"], g["col"], g["val"], size=(n, n), check_invariants=True)
-            model = HybridRecommender(len(user_ids), len(item_ids), int(blob["n_item_features"]),
-                                      **config.model_kwargs())
-            model.load_state_dict(blob["state_dict"], strict=True)
+            model = HybridRecommender.build(len(user_ids), len(item_ids), int(blob["n_item_features"]),
+                                            config.tower_branches(), **config.tower_kwargs())
+            state = blob["state_dict"]
+            if blob["format"] in SINGLE_TOWER_FORMATS:
+                state = single_tower_state(state, model)
+            model.load_state_dict(state, strict=True)
             model.attach(GraphInputs(adjacency, g["social"], g["feature_index"], g["feature_offsets"]))
             lengths = blob["history_lengths"].tolist()
             flat = blob["history_items"].tolist()
@@ -185,7 +202,7 @@ class Recommender:
         for u in user_ids:
             if not self.has_user(u):
                 out[u] = self.recommend(u, k)
-        items = self.prop.items
+        items = self.items
         for start in range(0, len(known), batch_size):
             batch = known[start:start + batch_size]
             indices = [self.user_index[u] for u in batch]
@@ -216,18 +233,15 @@ class Recommender:
             sequence = self.model.step(state.sequence, item)
         return replace(state, sequence=sequence, seen=state.seen | {item})
 
-    def _session_vectors(self, state: SessionState) -> tuple[Tensor, Tensor, tuple, Tensor | None]:
-        """Fused user vector, gate, branch vectors and sequence attention for a session (cached on it)."""
+    def _session_vectors(self, state: SessionState) -> SessionParts:
+        """The customer's user vector, gates and branch vectors for a session (cached on it)."""
         if state._vectors is None:
-            graph, social, sequence, attention = self.model.session_branches(state.user, state.sequence)
-            user, gate = self.model.fuse(graph, social, sequence, len(state.sequence.items))
-            state._vectors = (user, gate, (graph, social, sequence), attention)
+            state._vectors = self.model.session(state.user, state.sequence)
         return state._vectors
 
     def score_session(self, state: SessionState, k: int, exclude: Iterable[str] = ()) -> list[tuple[str, float]]:
         with torch.no_grad():
-            user = self._session_vectors(state)[0]
-            scores = self.prop.items @ user
+            scores = self.items @ self._session_vectors(state).user
         return self._ranked(scores, k, set(state.seen) | set(self._items(exclude)))
 
     def rerank(self, state: SessionState, candidate_item_ids: Sequence[str]) -> list[tuple[str, float]]:
@@ -235,8 +249,7 @@ class Recommender:
         if not candidates:
             return []
         with torch.no_grad():
-            user = self._session_vectors(state)[0]
-            scores = self.prop.items[torch.tensor(candidates)] @ user
+            scores = self.items[torch.tensor(candidates)] @ self._session_vectors(state).user
         order = torch.argsort(scores, descending=True, stable=True).tolist()
         return [(self.item_ids[candidates[i]], float(scores[i])) for i in order]
 
@@ -249,8 +262,9 @@ class Recommender:
         if item is None:
             raise KeyError(f"unknown item {item_id!r}")
         with torch.no_grad():
-            _, gate, branches, attention = self._session_vectors(state)
-            shares = ex.signal_shares(self.model.score_contributions(*branches, gate, self.prop.items[item]), gate)
+            parts = self._session_vectors(state)
+            shares = ex.signal_shares(self.model.branch_contributions(parts, item), self.model.branch_gate(parts))
+            attention = self.model.sequence_attention(parts)
         friends = []
         if state.user is not None:
             friends = [(self.user_ids[f], w, item in self.seen[f]) for f, w in self.friend_attention(state.user)]
@@ -260,7 +274,7 @@ class Recommender:
     def friend_attention(self, user: int) -> list[tuple[int, float]]:
         """(friend index, social attention weight) for a known user, strongest first."""
         if self._friends is None:
-            self._friends = ex.friends_by_user(self.prop.social_attention)
+            self._friends = ex.friends_by_user(self.model.social_attention())
         return self._friends.get(user, [])
 
     # ------------------------------------------------------------ other entry points
@@ -269,23 +283,16 @@ class Recommender:
         friends = [self.user_index[f] for f in friend_ids if f in self.user_index]
         if not friends:
             return []
-        model, prop = self.model, self.prop
         with torch.no_grad():
-            friend_tensor = torch.tensor(friends, dtype=torch.long)
-            graph, social, sequence, _ = model.session_branches(None, model.start_state([]))
-            if model.active["graph"] and not model.prefix_graph:
-                graph = prop.user_graph[friend_tensor].mean(0)  # the friends' taste stands in for the user node
-            if model.active["social"]:
-                social = model.social_for_new_user(prop, prop.user_graph[friend_tensor].mean(0), friend_tensor)
-            user, _ = model.fuse(graph, social, sequence)
-            scores = prop.items @ user
+            parts = self.model.session(None, self.model.start_state([]), friends)
+            scores = self.items @ parts.user
         return self._ranked(scores, k, self._items(exclude))
 
     def similar_items(self, item_id: str, k: int) -> list[tuple[str, float]]:
         item = self.item_index.get(str(item_id))
         if item is None:
             return []
-        vectors = torch.nn.functional.normalize(self.prop.items, dim=1)
+        vectors = torch.nn.functional.normalize(self.items, dim=1)
         return self._ranked(vectors @ vectors[item], k, [item])
 
     def user_scores_for_item(self, item_id: str, k: int) -> list[tuple[str, float]]:
@@ -298,7 +305,7 @@ class Recommender:
             self._user_matrix = torch.cat([self._fused(users[s:s + 1024]) for s in range(0, len(users), 1024)]) \
                 if users else torch.empty(0, self.model.dim)
         with torch.no_grad():
-            scores = self._user_matrix @ self.prop.items[item]
+            scores = self._user_matrix @ self.items[item]
         owners = [u for u, seen in enumerate(self.seen) if item in seen]
         if owners:
             scores[torch.tensor(owners)] = float("-inf")

@@ -1,10 +1,14 @@
-"""Training loop for HybridRecommender (and its ablations): seeded, early-stopped on validation NDCG@10.
+"""Training for HybridRecommender (and its ablations): seeded, early-stopped on validation NDCG@10.
 
-Each epoch visits every user with train items once. A user contributes one window of at most
+train() trains the towers one after another (train_tower: each from the seed, with its own
+optimizer, early stopping and best weights), then fits the score gate that mixes them on the
+validation split (fit_gate). The loss curves of the towers are not comparable with each other.
+
+Within a tower, each epoch visits every user with train items once. A user contributes one window of at most
 `max_len` consecutive train items (a random window for longer sequences), and every position of the
-window is a target: the model predicts item t from the start token and items < t, with the user's
-graph and social vectors fused in. So the sequence branch learns from every prefix and the graph
-branch from every train item, in one pass.
+window is a target: the tower predicts item t from the start token and items < t (with the user's
+graph and social vectors fused in, in a tower that has them). So a sequence branch learns from
+every prefix and a graph branch from every train item, in one pass.
 
 Loss (TrainConfig.loss):
 - "ce": full-softmax cross-entropy over the whole catalogue. It won on validation, so "auto"
@@ -22,7 +26,7 @@ import argparse
 import copy
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Callable
 
 import torch
@@ -30,7 +34,8 @@ import torch.nn.functional as F
 
 from . import metrics
 from .data import Dataset
-from .model import GraphInputs, HybridRecommender
+from .hybrid import HybridRecommender, format_towers, parse_towers
+from .model import BRANCHES, GraphInputs, Tower
 from .softmax import sampled_softmax_loss
 
 LOSSES = ("auto", "ce", "sampled", "bpr")
@@ -50,6 +55,10 @@ class TrainConfig:
     use_graph: bool = True
     use_social: bool = True
     use_sequence: bool = True
+    # One tower per ","-separated group, trained apart and mixed by the score gate (hybrid.py);
+    # "+" joins branches into one jointly trained tower ("graph+social+sequence": the joint model).
+    towers: str = "graph,social,sequence"
+    gate_epochs: int = 20  # passes over the validation users to fit the score gate
     loss: str = "auto"
     full_softmax_items: int = 20000  # "auto" switches from "ce" to "sampled" above this many items
     negatives: int = 1024
@@ -72,6 +81,13 @@ class TrainConfig:
                 raise ValueError(f"{name} must be at least 1")
         if not (self.use_graph or self.use_social or self.use_sequence):
             raise ValueError("at least one of use_graph, use_social, use_sequence must be true")
+        if not self.tower_branches():
+            raise ValueError(f"towers {self.towers!r} holds none of the branches switched on")
+
+    def tower_branches(self) -> list[tuple[str, ...]]:
+        """The towers to build: `towers` with the branches switched off left out."""
+        return parse_towers(self.towers, {"graph": self.use_graph, "social": self.use_social,
+                                          "sequence": self.use_sequence})
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -89,10 +105,9 @@ class TrainConfig:
             return self.loss
         return "ce" if n_items <= self.full_softmax_items else "sampled"
 
-    def model_kwargs(self) -> dict:
+    def tower_kwargs(self) -> dict:
         keys = ("dim", "graph_layers", "social_layers", "social_heads", "max_len", "dropout", "fused_norm", "gate_length",
-                "graph_user",
-                "use_graph", "use_social", "use_sequence")
+                "graph_user")
         return {k: getattr(self, k) for k in keys}
 
 
@@ -105,6 +120,7 @@ class TrainResult:
     test: dict
     train_seconds: float
     device: str
+    gate_seconds: float = 0.0  # of train_seconds, fitting the score gate
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -114,8 +130,24 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 
 def build_model(dataset: Dataset, config: TrainConfig) -> HybridRecommender:
-    model = HybridRecommender(dataset.n_users, dataset.n_items, dataset.n_item_features, **config.model_kwargs())
+    """The untrained model for `config` as it stands (train() may leave out a social-only tower)."""
+    model = HybridRecommender.build(dataset.n_users, dataset.n_items, dataset.n_item_features,
+                                    config.tower_branches(), **config.tower_kwargs())
     return model.attach(GraphInputs.from_dataset(dataset))
+
+
+def build_tower(dataset: Dataset, config: TrainConfig, branches: tuple[str, ...]) -> Tower:
+    tower = Tower(dataset.n_users, dataset.n_items, dataset.n_item_features, **config.tower_kwargs(),
+                  **{f"use_{b}": b in branches for b in BRANCHES})
+    return tower.attach(GraphInputs.from_dataset(dataset))
+
+
+def trained_towers(dataset: Dataset, config: TrainConfig) -> list[tuple[str, ...]]:
+    """config's towers, less a social-only tower when the data has no social graph to learn from."""
+    towers = config.tower_branches()
+    if not dataset.social_edge_index.numel() and len(towers) > 1:
+        towers = [t for t in towers if t != ("social",)]
+    return towers
 
 
 def sample_windows(seqs: list[list[int]], users: list[int], max_len: int, start: int, pad: int,
@@ -136,10 +168,10 @@ def sample_windows(seqs: list[list[int]], users: list[int], max_len: int, start:
     return (torch.tensor([pad_row(r) for r in inputs]), torch.tensor([pad_row(t) for t in targets]), lengths)
 
 
-def propagation_cost(dataset: Dataset, config: TrainConfig) -> int:
-    """Edges one forward pass over the graphs touches."""
-    cost = dataset.adjacency._nnz() * config.graph_layers if config.use_graph else 0
-    if config.use_social:
+def propagation_cost(dataset: Dataset, config: TrainConfig, branches: tuple[str, ...]) -> int:
+    """Edges one forward pass of a tower with these branches touches."""
+    cost = dataset.adjacency._nnz() * config.graph_layers if "graph" in branches else 0
+    if "social" in branches:
         cost += dataset.social_edge_index.shape[1] * config.social_layers * config.social_heads
     return cost
 
@@ -181,28 +213,34 @@ def make_score_fn(model: HybridRecommender, dataset: Dataset, device: torch.devi
     return score
 
 
-def evaluate_model(model: HybridRecommender, dataset: Dataset, split: str, device: torch.device,
-                   users: torch.Tensor | None = None) -> dict:
+def evaluate_model(model, dataset: Dataset, split: str, device: torch.device, users: torch.Tensor | None = None) -> dict:
     model.eval()
     with torch.no_grad():
         return metrics.evaluate(make_score_fn(model, dataset, device), dataset, split, users=users, batch_size=512)
 
 
-def train(dataset: Dataset, config: TrainConfig | None = None, device: str = "auto",
-          progress: Callable[[dict], None] | None = None) -> TrainResult:
-    config = config or TrainConfig()
-    dev = resolve_device(device)
+def validation_users(dataset: Dataset, config: TrainConfig, generator: torch.Generator) -> torch.Tensor:
+    users = dataset.eval_users("val")
+    if config.eval_users and len(users) > config.eval_users:
+        users = users[torch.randperm(len(users), generator=generator)[: config.eval_users]]
+    return users
+
+
+def train_tower(dataset: Dataset, config: TrainConfig, branches: tuple[str, ...], dev: torch.device,
+                report: Callable[[dict], None]) -> tuple[Tower, list[dict]]:
+    """Train one tower from its seed: its own optimizer, early stopping and best weights.
+
+    Seeded the same whichever towers come before it, so the graph tower of the hybrid is exactly
+    the `lightgcn` ablation and its sequence tower exactly the `lstm` one.
+    """
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
-    model = build_model(dataset, config).to(dev)
+    model = build_tower(dataset, config, branches).to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-
     active_users = [u for u, s in enumerate(dataset.train_seqs) if s]
-    val_users = dataset.eval_users("val")
-    if config.eval_users and len(val_users) > config.eval_users:
-        val_users = val_users[torch.randperm(len(val_users), generator=generator)[: config.eval_users]]
+    val_users = validation_users(dataset, config, generator)
     start_token, pad = dataset.n_items, dataset.n_items + 1
-    cost = propagation_cost(dataset, config)
+    cost = propagation_cost(dataset, config, branches)
     max_batches = max(1, config.propagation_budget // cost) if config.propagation_budget and cost else 0
 
     history, best, best_state, stale = [], -1.0, None, 0
@@ -224,12 +262,11 @@ def train(dataset: Dataset, config: TrainConfig | None = None, device: str = "au
             total += float(loss.detach())
             batches += 1
         val = evaluate_model(model, dataset, "val", dev, users=val_users)
-        point = {"epoch": epoch, "epochs": config.epochs, "loss": total / max(batches, 1),
+        point = {"tower": "+".join(branches), "epoch": epoch, "loss": total / max(batches, 1),
                  "val_ndcg@10": val["ndcg@10"], "val_recall@10": val["recall@10"],
                  "seconds": time.perf_counter() - started}
         history.append(point)
-        if progress:
-            progress(point)
+        report(point)
         if val["ndcg@10"] > best:
             best, stale = val["ndcg@10"], 0
             best_state = copy.deepcopy(model.state_dict())
@@ -237,12 +274,92 @@ def train(dataset: Dataset, config: TrainConfig | None = None, device: str = "au
             stale += 1
             if stale >= config.patience:
                 break
-    train_seconds = time.perf_counter() - started
     if best_state is not None:
         model.load_state_dict(best_state)
+    return model.eval(), history
+
+
+def fit_gate(model: HybridRecommender, dataset: Dataset, config: TrainConfig, dev: torch.device) -> float:
+    """Fit the score gate (and its temperature) on the validation split, towers frozen; returns the last loss.
+
+    Each validation user's held-out item is the target of the gate's loss (config's loss; with full
+    cross-entropy the user's train items are left out of the softmax, as they are of the ranking).
+    A handful of parameters fitted on held-out data: the towers never saw these targets.
+    """
+    generator = torch.Generator().manual_seed(config.seed)
+    model.eval()  # frozen towers, cached propagation; the gate still gets gradients
+    users = validation_users(dataset, config, generator)
+    targets = dataset.val_items[users].long()
+    with torch.no_grad():
+        histories = [dataset.history(int(u), "val") for u in users]
+        vectors = [torch.cat([t.user_vectors(users[s:s + 1024].to(dev), histories[s:s + 1024])["user"]
+                              for s in range(0, len(users), 1024)]) for t in model.towers]
+        items = model.item_matrix()
+    lengths = torch.tensor([min(len(h), config.max_len) for h in histories], device=dev)
+    friends = model.friend_counts()[users.to(dev)]
+    full = config.resolved_loss(dataset.n_items) == "ce"
+    optimizer = torch.optim.Adam([*model.gate.parameters(), model.log_temperature], lr=0.05)
+    loss = torch.zeros(())
+    for _ in range(config.gate_epochs):
+        for batch in torch.randperm(len(users), generator=generator).split(config.batch_size * 4):
+            user, _, _ = model.mix([v[batch] for v in vectors], lengths[batch], friends[batch])
+            if full:
+                logits = user @ items.T
+                rows, cols = seen_pairs([histories[int(k)] for k in batch], targets[batch])
+                logits = logits.index_put((rows.to(dev), cols.to(dev)), torch.tensor(float("-inf"), device=dev))
+                loss = F.cross_entropy(logits, targets[batch].to(dev))
+            else:
+                loss = loss_fn(config, user, items, targets[batch].to(dev), generator)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+    return float(loss.detach())
+
+
+def seen_pairs(histories: list[list[int]], targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(row, item) of each row's history items other than its target."""
+    pairs = [(r, i) for r, (h, t) in enumerate(zip(histories, targets.tolist())) for i in set(h) if i != t]
+    if not pairs:
+        return torch.empty(0, dtype=torch.long), torch.empty(0, dtype=torch.long)
+    rows, cols = zip(*pairs)
+    return torch.tensor(rows), torch.tensor(cols)
+
+
+def train(dataset: Dataset, config: TrainConfig | None = None, device: str = "auto",
+          progress: Callable[[dict], None] | None = None) -> TrainResult:
+    """Train every tower (one after another), then fit the gate that mixes them.
+
+    Progress points count epochs over all towers (a tower that stops early skips the rest of its
+    share), so `epoch / epochs` only grows.
+    """
+    config = config or TrainConfig()
+    dev = resolve_device(device)
+    branches = trained_towers(dataset, config)
+    config = replace(config, towers=format_towers(branches))
+    total_epochs = config.epochs * len(branches)
+    started = time.perf_counter()
+    history, towers = [], []
+    for k, group in enumerate(branches):
+        offset = k * config.epochs
+
+        def report(point: dict, offset=offset) -> None:
+            point = {**point, "epoch": offset + point["epoch"], "epochs": total_epochs,
+                     "seconds": time.perf_counter() - started}
+            history.append(point)
+            if progress:
+                progress(point)
+
+        tower, _ = train_tower(dataset, config, group, dev, report)
+        towers.append(tower)
+    model = HybridRecommender(towers, branches).to(dev)
+    gate_started = time.perf_counter()
+    if not model.single:
+        fit_gate(model, dataset, config, dev)
+    gate_seconds = time.perf_counter() - gate_started
+    train_seconds = time.perf_counter() - started
     validation = evaluate_model(model, dataset, "val", dev)
     test = evaluate_model(model, dataset, "test", dev)
-    return TrainResult(model, config, history, validation, test, train_seconds, str(dev))
+    return TrainResult(model, config, history, validation, test, train_seconds, str(dev), gate_seconds)
 
 
 class TqdmProgress:

@@ -1,9 +1,9 @@
-"""HybridRecommender: shapes, gradients into every branch, distributions, step(), cold items."""
+"""Tower (the joint model, and each of the hybrid's towers): shapes, gradients into every branch, distributions, step(), cold items."""
 import pytest
 import torch
 
 from recommender.ml.data import Interaction, build_dataset
-from recommender.ml.model import GraphInputs, HybridRecommender
+from recommender.ml.model import GraphInputs, Tower
 from recommender.ml.synthetic import planted_dataset
 
 
@@ -17,7 +17,7 @@ def dataset():
 
 def make_model(dataset, seed=0, **kwargs):
     torch.manual_seed(seed)
-    model = HybridRecommender(dataset.n_users, dataset.n_items, dataset.n_item_features, dim=16, max_len=10,
+    model = Tower(dataset.n_users, dataset.n_items, dataset.n_item_features, dim=16, max_len=10,
                               **kwargs)
     return model.attach(GraphInputs.from_dataset(dataset))
 

@@ -55,17 +55,25 @@ def test_corrupt_and_foreign_checkpoints_are_refused(recommender, tmp_path):
         Recommender.load(saved(recommender), expect_fingerprint="0123456789abcdef")
 
 
-def test_a_checkpoint_of_the_previous_format_still_loads(dataset, tmp_path):
-    """Format 1 predates fused_norm and gate_length: its config lacks them and its layers have
-    neither, so loading must rebuild that model, not today's default."""
-    config = TrainConfig(dim=16, max_len=10, epochs=1, batch_size=16, fused_norm=False, gate_length=False)
+@pytest.mark.parametrize("old_format, lacked", [
+    ("graphcart-hybrid/1", ("fused_norm", "gate_length", "towers", "gate_epochs")),
+    ("graphcart-hybrid/2", ("towers", "gate_epochs")),
+])
+def test_checkpoints_of_previous_formats_still_load(dataset, tmp_path, old_format, lacked):
+    """Formats 1 and 2 hold one jointly trained tower at the top of the state_dict and a config
+    without the fields added since (format 1 also predates fused_norm and gate_length): loading
+    must rebuild that model, not today's default."""
+    config = TrainConfig(dim=16, max_len=10, epochs=1, batch_size=16, towers="graph+social+sequence",
+                         fused_norm=old_format != "graphcart-hybrid/1", gate_length=old_format != "graphcart-hybrid/1")
     old = Recommender.from_training(train(dataset, config, device="cpu"), dataset)
     blob = torch.load(saved(old), weights_only=True)
-    blob["format"] = "graphcart-hybrid/1"
-    for field in ("fused_norm", "gate_length"):
+    blob["format"] = old_format
+    blob["state_dict"] = {k.removeprefix("towers.0."): v for k, v in blob["state_dict"].items()
+                          if k.startswith("towers.0.")}
+    for field in lacked:
         del blob["config"][field]
     blob["fingerprint"] = checkpoint_fingerprint(blob["user_ids"], blob["item_ids"], blob["config"])
-    path = tmp_path / "v1.pt"
+    path = tmp_path / "old.pt"
     torch.save(blob, path)
     loaded = Recommender.load(path)
     assert loaded.recommend_many(["c0", "g1_2"], 10) == old.recommend_many(["c0", "g1_2"], 10)

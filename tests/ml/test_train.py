@@ -29,6 +29,12 @@ def test_config_round_trips_and_rejects_nonsense():
         TrainConfig(use_graph=False, use_social=False, use_sequence=False)
     with pytest.raises(ValueError, match="batch_size must be at least 1"):
         TrainConfig(batch_size=0)
+    with pytest.raises(ValueError, match="'graph\\+colour' is not a"):
+        TrainConfig(towers="graph+colour,sequence")
+    with pytest.raises(ValueError, match="a branch appears in two towers"):
+        TrainConfig(towers="graph,graph+sequence")
+    assert TrainConfig(use_social=False).tower_branches() == [("graph",), ("sequence",)]
+    assert TrainConfig(towers="graph+social,sequence").tower_branches() == [("graph", "social"), ("sequence",)]
 
 
 def test_windows_cover_every_prefix_and_bound_long_sequences():
@@ -42,17 +48,52 @@ def test_windows_cover_every_prefix_and_bound_long_sequences():
     assert inputs[1, 1:].tolist() == window[:-1] and int(inputs[1, 0]) == window[0] - 1
 
 
+JOINT = "graph+social+sequence"  # one tower with every branch: a single early-stopped model
+
+
 @pytest.mark.parametrize("loss", ["ce", "sampled", "bpr"])
 def test_training_learns_and_reports_progress(dataset, loss):
     points = []
     result = train(dataset, tiny(loss=loss, negatives=16, epochs=4), device="cpu", progress=points.append)
-    assert [p["epoch"] for p in points] == list(range(1, len(points) + 1))
-    assert {"epoch", "epochs", "loss", "val_ndcg@10"} <= set(points[0])
-    assert points[-1]["loss"] < points[0]["loss"]
+    assert result.config.towers == "graph,social,sequence"
+    assert {"tower", "epoch", "epochs", "loss", "val_ndcg@10"} <= set(points[0])
+    assert all(p["epochs"] == 12 for p in points)  # 4 epochs for each of the three towers
+    epochs = [p["epoch"] for p in points]
+    assert epochs == sorted(set(epochs)) and epochs[-1] <= 12
+    for tower in ("graph", "social", "sequence"):
+        losses = [p["loss"] for p in points if p["tower"] == tower]
+        assert losses and losses[-1] < losses[0], tower
     assert result.device == "cpu" and result.history == points
     assert {"recall@10", "ndcg@10", "recall@20", "ndcg@20", "mrr", "coverage@10"} <= set(result.test)
+
+
+def test_a_single_tower_restores_its_best_epoch(dataset):
+    points = []
+    result = train(dataset, tiny(towers=JOINT, epochs=4), device="cpu", progress=points.append)
+    assert [p["epoch"] for p in points] == list(range(1, len(points) + 1))
     # every validation user is scored per epoch here, so the restored model scores the best epoch's value
     assert result.validation["ndcg@10"] == pytest.approx(max(p["val_ndcg@10"] for p in points), abs=1e-6)
+
+
+def test_the_hybrids_towers_are_the_ablations_and_the_gate_is_fitted(dataset):
+    hybrid = train(dataset, tiny(), device="cpu").model
+    graph_only = train(dataset, tiny(use_social=False, use_sequence=False), device="cpu").model
+    sequence_only = train(dataset, tiny(use_graph=False, use_social=False), device="cpu").model
+    assert hybrid.branches == [("graph",), ("social",), ("sequence",)]
+    for tower, ablation in ((hybrid.towers[0], graph_only), (hybrid.towers[2], sequence_only)):
+        assert ablation.single
+        theirs = ablation.towers[0].state_dict()
+        assert all(torch.equal(value, theirs[key]) for key, value in tower.state_dict().items())
+    # fitted on validation: no longer the uniform mix it starts from
+    assert float(hybrid.gate.bias.detach().abs().sum()) > 0 and float(hybrid.log_temperature.detach()) != 0.0
+
+
+def test_a_social_tower_needs_a_social_graph():
+    from recommender.ml.data import Interaction, build_dataset
+
+    rows = [Interaction(f"u{u}", f"i{(u + t) % 6}", t) for u in range(8) for t in range(4)]
+    result = train(build_dataset(rows), tiny(epochs=1), device="cpu")
+    assert result.config.towers == "graph,sequence" and len(result.model.towers) == 2
 
 
 def test_early_stopping_restores_the_best_epoch(dataset, monkeypatch):
@@ -71,9 +112,9 @@ def test_early_stopping_restores_the_best_epoch(dataset, monkeypatch):
         return real_evaluate(model, ds, split, device, users)
 
     monkeypatch.setattr(train_module, "evaluate_model", fake_evaluate)
-    result = train(dataset, tiny(epochs=10, patience=2), device="cpu")
+    result = train(dataset, tiny(epochs=10, patience=2, towers=JOINT), device="cpu")
     assert len(result.history) == 4  # peak at 2, two worse epochs, stop
-    restored = result.model.state_dict()
+    restored = result.model.towers[0].state_dict()
     assert all(torch.equal(restored[k], snapshots[1][k]) for k in restored)
 
 
@@ -104,10 +145,10 @@ def test_auto_loss_and_batch_size_scale_with_the_data():
     uncapped = length_batches(list(range(1000)), seqs, TrainConfig(batch_size=16), generator)
     assert max(len(b) for b in uncapped) == 16
     dataset = planted_dataset(n_chain_users=10, n_groups=1, group_size=4)
-    both = propagation_cost(dataset, TrainConfig())
-    graph_only = propagation_cost(dataset, TrainConfig(use_social=False))
+    both = propagation_cost(dataset, TrainConfig(), ("graph", "social", "sequence"))
+    graph_only = propagation_cost(dataset, TrainConfig(), ("graph",))
     assert graph_only == dataset.adjacency._nnz() * 2 and both == graph_only + dataset.social_edge_index.shape[1] * 4
-    assert propagation_cost(dataset, TrainConfig(use_graph=False, use_social=False)) == 0
+    assert propagation_cost(dataset, TrainConfig(), ("sequence",)) == 0
 
 
 def test_command_line_trains_saves_and_reports_bad_input(tmp_path, capsys):

@@ -17,7 +17,10 @@ def test_a_run_trains_saves_evaluates_and_activates(small_store, tiny_training, 
                                                     django_capture_on_commit_callbacks):
     run = train_in_process(django_capture_on_commit_callbacks, score=True)
     assert run.state == TrainingRun.State.SUCCEEDED and run.progress == 100.0 and run.lock is None
-    assert [p["epoch"] for p in run.curve] == [1, 2] and run.loss is not None
+    # two epochs for each tower, one tower after another
+    assert [(p["tower"], p["epoch"]) for p in run.curve] == [
+        ("graph", 1), ("graph", 2), ("social", 3), ("social", 4), ("sequence", 5), ("sequence", 6)]
+    assert run.loss is not None
     assert "snapshot:" in run.log_tail and "first model" in run.log_tail
     version = run.model_version
     assert version.status == ModelVersion.Status.ACTIVE
