@@ -371,8 +371,11 @@ class TqdmProgress:
         self.bar = tqdm(total=epochs, unit="epoch", **tqdm_kwargs)
 
     def __call__(self, point: dict) -> None:
-        self.bar.update(1)
-        self.bar.set_postfix(loss=f"{point['loss']:.4f}", val_ndcg10=f"{point['val_ndcg@10']:.4f}")
+        # epochs count over all towers, and a tower that stops early skips the rest of its share
+        self.bar.total = point.get("epochs", self.bar.total)
+        self.bar.update(point["epoch"] - self.bar.n)
+        self.bar.set_postfix(tower=point.get("tower", "-"), loss=f"{point['loss']:.4f}",
+                             val_ndcg10=f"{point['val_ndcg@10']:.4f}")
 
     def close(self) -> None:
         self.bar.close()
