@@ -102,3 +102,16 @@ def test_product_page_lists_the_models_likely_buyers(merch_client, trained):
     top = response.context["top_customers"]
     assert top and top == serving.top_customers_for_product(product, 20)
     assert response.context["related"].items
+
+
+def test_training_curves_draw_one_loss_and_one_validation_line_per_tower():
+    from dashboard.figures import training_curves
+
+    history = [{"tower": "graph", "epoch": 1, "loss": 8.0, "val_ndcg@10": 0.1},
+               {"tower": "graph", "epoch": 2, "loss": 7.0, "val_ndcg@10": 0.2},
+               {"tower": "sequence", "epoch": 61, "loss": 9.0, "val_ndcg@10": 0.15}]
+    names = [(trace.name, list(trace.x)) for trace in training_curves(history).data]
+    assert names == [("graph loss", [1, 2]), ("graph val NDCG@10", [1, 2]),
+                     ("sequence loss", [61]), ("sequence val NDCG@10", [61])]
+    older = [{"epoch": 1, "loss": 8.0, "val_ndcg@10": 0.1}]  # runs from before the towers
+    assert [trace.name for trace in training_curves(older).data] == ["loss", "val NDCG@10"]
