@@ -6,8 +6,9 @@ sequence-only ablations, instead of training the branches jointly.
 Trains the `lightgcn` and `lstm` ablations with the default TrainConfig (early stopping, seed 0),
 standardizes each model's scores per user, and scores a * lstm + (1 - a) * lightgcn for a few
 values of a; a is picked on validation and only that mix is scored on test. Prints each model's
-validation and test NDCG@10 and the mix's, measured in this run. Not a model GraphCart serves:
-it tells whether the branches do better trained apart (see docs/benchmarks.md, amazon-beauty).
+validation and test NDCG@10 and the mix's, measured in this run. The probe that led to the
+hybrid's towers and score gate (recommender/ml/hybrid.py), kept to reproduce the figures of
+docs/benchmarks.md that came from it; the hybrid itself fits a gate rather than a grid of a.
 """
 import argparse
 import sys
