@@ -90,7 +90,7 @@ class HybridRecommender(nn.Module):
         nn.init.zeros_(self.gate.bias)
         self.log_temperature = nn.Parameter(torch.zeros(()))
         self._items: Tensor | None = None
-        self._moments: list[tuple[Tensor, Tensor]] | None = None
+        self._covs: list[Tensor] | None = None
         self._friend_counts: Tensor | None = None
 
     @classmethod
@@ -129,7 +129,7 @@ class HybridRecommender(nn.Module):
         return self
 
     def _clear(self) -> None:
-        self._items, self._moments, self._friend_counts = None, None, None
+        self._items, self._covs, self._friend_counts = None, None, None
 
     def train(self, mode: bool = True):
         self._clear()
@@ -159,15 +159,15 @@ class HybridRecommender(nn.Module):
             self._items = items
         return items
 
-    def _tower_moments(self) -> list[tuple[Tensor, Tensor]]:
-        """Per tower: (mean item vector, covariance of the item vectors)."""
-        if self._moments is None or self.training:
+    def _covariances(self) -> list[Tensor]:
+        """Per tower: the covariance of its item vectors (sigma_t(u)^2 = u_t^T cov u_t)."""
+        if self._covs is None or self.training:
             with torch.no_grad():  # constants of the frozen towers: the gate is what is fitted
-                moments = [(p.items.mean(0), torch.cov(p.items.T, correction=0)) for p in self.propagate()]
+                covs = [torch.cov(p.items.T, correction=0) for p in self.propagate()]
             if self.training:
-                return moments
-            self._moments = moments
-        return self._moments
+                return covs
+            self._covs = covs
+        return self._covs
 
     def friend_counts(self) -> Tensor:
         if self._friend_counts is None:
@@ -186,7 +186,7 @@ class HybridRecommender(nn.Module):
     def _scales(self, tower_users: list[Tensor], gate: Tensor) -> Tensor:
         """[B, T]: tau * g_t / sigma_t per user and tower."""
         sigmas = [((u @ cov) * u).sum(-1).clamp(min=1e-12).sqrt()
-                  for u, (_, cov) in zip(tower_users, self._tower_moments())]
+                  for u, cov in zip(tower_users, self._covariances())]
         return self.log_temperature.exp() * gate / torch.stack(sigmas, -1)
 
     def mix(self, tower_users: list[Tensor], history_len: Tensor, friends: Tensor) -> tuple[Tensor, Tensor, Tensor]:
