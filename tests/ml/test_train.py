@@ -147,7 +147,8 @@ def test_auto_loss_and_batch_size_scale_with_the_data():
     dataset = planted_dataset(n_chain_users=10, n_groups=1, group_size=4)
     both = propagation_cost(dataset, TrainConfig(), ("graph", "social", "sequence"))
     graph_only = propagation_cost(dataset, TrainConfig(), ("graph",))
-    assert graph_only == dataset.adjacency._nnz() * 2 and both == graph_only + dataset.social_edge_index.shape[1] * 4
+    social = (dataset.social_edge_index.shape[1] + dataset.n_users * 64) * 2 * 2  # edges + user projections, 2 layers x 2 heads
+    assert graph_only == dataset.adjacency._nnz() * 2 and both == graph_only + social
     assert propagation_cost(dataset, TrainConfig(), ("sequence",)) == 0
 
 
