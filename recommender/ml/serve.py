@@ -44,7 +44,7 @@ class SessionState:
     seen: frozenset[int] = field(default_factory=frozenset)
     # The fused vectors of this exact state, computed once: scoring, re-ranking and every
     # explanation of one request read them. Not an init field, so step()'s replace() drops it.
-    _vectors: tuple | None = field(default=None, init=False, repr=False, compare=False)
+    _vectors: SessionParts | None = field(default=None, init=False, repr=False, compare=False)
 
 
 def single_tower_state(state: dict, model: HybridRecommender) -> dict:
