@@ -90,14 +90,13 @@ class HybridRecommender(nn.Module):
         nn.init.zeros_(self.gate.bias)
         self.log_temperature = nn.Parameter(torch.zeros(()))
         self._items: Tensor | None = None
-        self._covs: list[Tensor] | None = None
+        self._moments: list[tuple[Tensor, Tensor]] | None = None
         self._friend_counts: Tensor | None = None
 
     @classmethod
     def build(cls, n_users: int, n_items: int, n_item_features: int, branches: list[tuple[str, ...]],
               **tower_kwargs) -> "HybridRecommender":
-        towers = [Tower(n_users, n_items, n_item_features, **tower_kwargs,
-                        **{f"use_{b}": b in group for b in BRANCHES}) for group in branches]
+        towers = [Tower.for_branches(n_users, n_items, n_item_features, group, **tower_kwargs) for group in branches]
         return cls(towers, branches)
 
     # ------------------------------------------------------------ plumbing
@@ -118,10 +117,6 @@ class HybridRecommender(nn.Module):
         features = self.towers[0].features
         return features.num_embeddings if features is not None else 0
 
-    @property
-    def active(self) -> dict[str, bool]:
-        return {b: any(b in group for group in self.branches) for b in BRANCHES}
-
     def attach(self, graph_inputs: GraphInputs) -> "HybridRecommender":
         for tower in self.towers:
             tower.attach(graph_inputs)
@@ -129,7 +124,7 @@ class HybridRecommender(nn.Module):
         return self
 
     def _clear(self) -> None:
-        self._items, self._covs, self._friend_counts = None, None, None
+        self._items, self._moments, self._friend_counts = None, None, None
 
     def train(self, mode: bool = True):
         self._clear()
@@ -159,15 +154,16 @@ class HybridRecommender(nn.Module):
             self._items = items
         return items
 
-    def _covariances(self) -> list[Tensor]:
-        """Per tower: the covariance of its item vectors (sigma_t(u)^2 = u_t^T cov u_t)."""
-        if self._covs is None or self.training:
+    def _item_moments(self) -> list[tuple[Tensor, Tensor]]:
+        """Per tower: the mean and the covariance of its item vectors (sigma_t(u)^2 = u_t^T cov u_t);
+        cached in eval mode, where scoring and every explanation read them."""
+        if self._moments is None or self.training:
             with torch.no_grad():  # constants of the frozen towers: the gate is what is fitted
-                covs = [torch.cov(p.items.T, correction=0) for p in self.propagate()]
+                moments = [(p.items.mean(0), torch.cov(p.items.T, correction=0)) for p in self.propagate()]
             if self.training:
-                return covs
-            self._covs = covs
-        return self._covs
+                return moments
+            self._moments = moments
+        return self._moments
 
     def friend_counts(self) -> Tensor:
         if self._friend_counts is None:
@@ -186,7 +182,7 @@ class HybridRecommender(nn.Module):
     def _scales(self, tower_users: list[Tensor], gate: Tensor) -> Tensor:
         """[B, T]: tau * g_t / sigma_t per user and tower."""
         sigmas = [((u @ cov) * u).sum(-1).clamp(min=1e-12).sqrt()
-                  for u, cov in zip(tower_users, self._covariances())]
+                  for u, (_, cov) in zip(tower_users, self._item_moments())]
         return self.log_temperature.exp() * gate / torch.stack(sigmas, -1)
 
     def mix(self, tower_users: list[Tensor], history_len: Tensor, friends: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -200,17 +196,15 @@ class HybridRecommender(nn.Module):
 
     # ------------------------------------------------------------ batch scoring
     def user_vectors(self, users: Tensor, histories: list[list[int]], explain: bool = False) -> dict:
-        """Concatenated user vectors for a batch, the gate, and each tower's own outputs."""
-        outs = [t.user_vectors(users, histories, explain) for t in self.towers]
+        """Concatenated user vectors [B, dim] for a batch and the gate [B, T]."""
+        vectors = [t.user_vectors(users, histories, explain)["user"] for t in self.towers]
         lengths = torch.tensor([min(len(h), self.max_len) for h in histories], device=users.device)
-        user, gate, scales = self.mix([o["user"] for o in outs], lengths, self.friend_counts()[users])
-        return {"user": user, "gate": gate, "scales": scales, "towers": outs}
+        user, gate, _ = self.mix(vectors, lengths, self.friend_counts()[users])
+        return {"user": user, "gate": gate}
 
     def scores(self, users: Tensor, histories: list[list[int]]) -> Tensor:
         """[B, n_items] scores over the whole catalogue."""
         return self.user_vectors(users, histories)["user"] @ self.item_matrix().T
-
-    top_k = staticmethod(Tower.top_k)
 
     # ------------------------------------------------------------ interactive
     def start_state(self, history: list[int]) -> HybridState:
@@ -256,9 +250,9 @@ class HybridRecommender(nn.Module):
         proportion to Tower.score_contributions (which leaves out the fused norm's bias).
         """
         total = torch.zeros(len(BRANCHES), device=parts.user.device)
-        for t, (tower, prop) in enumerate(zip(self.towers, self.propagate())):
+        for t, (tower, prop, (mean, _)) in enumerate(zip(self.towers, self.propagate(), self._item_moments())):
             graph, social, sequence, _, tower_gate, fused = parts.towers[t]
-            centred = prop.items[item] - prop.items.mean(0)
+            centred = prop.items[item] - mean
             exact = (fused @ centred) * parts.scales[t]
             if len(self.branches[t]) == 1:
                 total[BRANCHES.index(self.branches[t][0])] += exact

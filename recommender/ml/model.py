@@ -86,6 +86,14 @@ class SequenceState:
     outputs: Tensor | None = None  # [1 + n, d] LSTM outputs for the start token and the items
 
 
+def mask_seen_(scores: Tensor, seen: list[list[int]]) -> Tensor:
+    """Sets scores[r, i] to -inf for every item i in seen[r], in place; returns scores."""
+    rows = torch.tensor([r for r, items in enumerate(seen) for _ in items], dtype=torch.long)
+    cols = torch.tensor([i for items in seen for i in items], dtype=torch.long)
+    scores[rows.to(scores.device), cols.to(scores.device)] = float("-inf")
+    return scores
+
+
 class Tower(nn.Module):
     """One tower: the branches it is given (graph, social, sequence), fused by a vector gate."""
 
@@ -139,6 +147,12 @@ class Tower(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.graph_inputs: GraphInputs | None = None
         self._cache: Propagated | None = None
+
+    @classmethod
+    def for_branches(cls, n_users: int, n_items: int, n_item_features: int, branches: tuple[str, ...],
+                     **kwargs) -> "Tower":
+        """A tower holding exactly `branches` (names from BRANCHES)."""
+        return cls(n_users, n_items, n_item_features, **kwargs, **{f"use_{b}": b in branches for b in BRANCHES})
 
     # ------------------------------------------------------------ graph side
     def attach(self, graph_inputs: GraphInputs) -> "Tower":
@@ -364,10 +378,7 @@ class Tower(nn.Module):
     def top_k(scores: Tensor, k: int, seen: list[list[int]] | None = None) -> tuple[Tensor, Tensor]:
         """Top-k (values, indices) per row with each row's seen items masked."""
         if seen:
-            rows = torch.tensor([r for r, items in enumerate(seen) for _ in items], dtype=torch.long)
-            cols = torch.tensor([i for items in seen for i in items], dtype=torch.long)
-            scores = scores.clone()
-            scores[rows.to(scores.device), cols.to(scores.device)] = float("-inf")
+            scores = mask_seen_(scores.clone(), seen)
         return torch.topk(scores, min(k, scores.shape[1]), dim=1)
 
     # ------------------------------------------------------------ interactive

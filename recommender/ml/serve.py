@@ -20,7 +20,7 @@ from torch import Tensor
 from . import explain as ex
 from .data import DataError
 from .hybrid import HybridRecommender, HybridState, SessionParts
-from .model import GraphInputs
+from .model import GraphInputs, mask_seen_
 from .train import TrainConfig, TrainResult
 
 FORMAT = "graphcart-hybrid/3"
@@ -215,9 +215,7 @@ class Recommender:
                 if buffer is None or buffer.shape[0] != len(batch):
                     buffer = self._items_t.new_empty(len(batch), self._items_t.shape[1])
                 scores = torch.mm(self._fused(indices), self._items_t, out=buffer)
-                rows = [r for r, i in enumerate(indices) for _ in self.histories[i]]
-                cols = [item for i in indices for item in self.histories[i]]
-                scores[torch.tensor(rows, dtype=torch.long), torch.tensor(cols, dtype=torch.long)] = float("-inf")
+                mask_seen_(scores, [self.histories[i] for i in indices])  # in place: the buffer is ours
                 values, top = torch.topk(scores, min(k, scores.shape[1]), dim=1)
             for u, row, vals in zip(batch, top.tolist(), values.tolist()):
                 out[u] = [(self.item_ids[i], float(v)) for i, v in zip(row, vals) if v != float("-inf")]

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from . import metrics
 from .data import Dataset
 from .hybrid import HybridRecommender, format_towers, parse_towers
-from .model import BRANCHES, GraphInputs, Tower
+from .model import GraphInputs, Tower
 from .softmax import sampled_softmax_loss
 
 LOSSES = ("auto", "ce", "sampled", "bpr")
@@ -137,8 +137,8 @@ def build_model(dataset: Dataset, config: TrainConfig) -> HybridRecommender:
 
 
 def build_tower(dataset: Dataset, config: TrainConfig, branches: tuple[str, ...]) -> Tower:
-    tower = Tower(dataset.n_users, dataset.n_items, dataset.n_item_features, **config.tower_kwargs(),
-                  **{f"use_{b}": b in branches for b in BRANCHES})
+    tower = Tower.for_branches(dataset.n_users, dataset.n_items, dataset.n_item_features, branches,
+                               **config.tower_kwargs())
     return tower.attach(GraphInputs.from_dataset(dataset))
 
 
@@ -304,6 +304,7 @@ def fit_gate(model: HybridRecommender, dataset: Dataset, config: TrainConfig, de
     lengths = torch.tensor([min(len(h), config.max_len) for h in histories], device=dev)
     friends = model.friend_counts()[users.to(dev)]
     full = config.resolved_loss(dataset.n_items) == "ce"
+    seen = metrics.SeenItems(dataset.n_users, dataset.train_users, dataset.train_items)
     optimizer = torch.optim.Adam([*model.gate.parameters(), model.log_temperature], lr=0.05)
     loss = torch.zeros(())
     for _ in range(config.gate_epochs):
@@ -311,8 +312,10 @@ def fit_gate(model: HybridRecommender, dataset: Dataset, config: TrainConfig, de
             user, _, _ = model.mix([v[batch] for v in vectors], lengths[batch], friends[batch])
             if full:
                 logits = user @ items.T
-                rows, cols = seen_pairs([histories[int(k)] for k in batch], targets[batch])
-                logits = logits.index_put((rows.to(dev), cols.to(dev)), torch.tensor(float("-inf"), device=dev))
+                rows, cols = seen.rows_cols(users[batch])
+                keep = cols != targets[batch][rows]  # the held-out item is never masked
+                logits = logits.index_put((rows[keep].to(dev), cols[keep].to(dev)),
+                                          torch.tensor(float("-inf"), device=dev))
                 loss = F.cross_entropy(logits, targets[batch].to(dev))
             else:
                 loss = loss_fn(config, user, items, targets[batch].to(dev), generator)
@@ -320,15 +323,6 @@ def fit_gate(model: HybridRecommender, dataset: Dataset, config: TrainConfig, de
             loss.backward()
             optimizer.step()
     return float(loss.detach())
-
-
-def seen_pairs(histories: list[list[int]], targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(row, item) of each row's history items other than its target."""
-    pairs = [(r, i) for r, (h, t) in enumerate(zip(histories, targets.tolist())) for i in set(h) if i != t]
-    if not pairs:
-        return torch.empty(0, dtype=torch.long), torch.empty(0, dtype=torch.long)
-    rows, cols = zip(*pairs)
-    return torch.tensor(rows), torch.tensor(cols)
 
 
 def train(dataset: Dataset, config: TrainConfig | None = None, device: str = "auto",
