@@ -451,11 +451,12 @@ def _finish(candidates, source, reason, widget, n, customer, excluded, rules, lo
     if state is None and customer is not None and loaded is not None and loaded.ok:
         from_rows = [c.product_id for c in chosen if c.explanation is None and c.source == loaded.label]
         stored = materialized_explanations(customer, loaded.version_id, from_rows) if from_rows else {}
+    chosen = [c for c in chosen if c.product_id in products]
+    explained = _explain(loaded, customer, state,
+                         [c for c in chosen if not (c.explanation or stored.get(c.product_id))])
     items = []
     for c in chosen:
-        if c.product_id not in products:
-            continue
-        explanation = c.explanation or stored.get(c.product_id) or _explain(loaded, customer, state, c)
+        explanation = c.explanation or stored.get(c.product_id) or explained[c.product_id]
         items.append(Recommended(products[c.product_id], c.score, len(items) + 1, explanation, c.source or source))
     return RecommendationResult(widget=widget, source=source, items=items, reason=reason)
 
@@ -468,20 +469,26 @@ def _unique(candidates: list[Candidate]) -> list[Candidate]:
     return [c for c in candidates if not (c.product_id in seen or seen.add(c.product_id))]
 
 
-def _explain(loaded, customer, state, candidate: Candidate) -> dict:
-    """The model's own explanation for an item it ranked; trending items say so plainly."""
-    if candidate.source == "trending" or loaded is None or not loaded.ok:
-        return {"text": "Popular in the store right now"}
+def _explain(loaded, customer, state, candidates: list[Candidate]) -> dict[int, dict]:
+    """product id -> the model's own explanation for each item it ranked (all of them in one
+    pass over the session); trending items say so plainly."""
+    out = {c.product_id: {"text": "Popular in the store right now"} for c in candidates
+           if c.source == "trending" or loaded is None or not loaded.ok}
+    ranked = [c.product_id for c in candidates if c.product_id not in out]
+    if not ranked:
+        return out
     rec = loaded.recommender
-    names = display_names()
+    fallback = {"text": "Picked for you by our recommender"}
     try:
-        if state is not None:
-            return rec.explain_session(state, str(candidate.product_id), names=names)
-        if customer is not None and rec.has_user(str(customer.pk)):
-            return rec.explain(str(customer.pk), str(candidate.product_id), names=names)
+        if state is None and customer is not None and rec.has_user(str(customer.pk)):
+            state = rec.session(str(customer.pk))
+        known = [pid for pid in ranked if rec.has_item(str(pid))]
+        if state is not None and known:
+            explained = rec.explain_session_many(state, [str(pid) for pid in known], names=display_names())
+            out |= dict(zip(known, explained))
     except Exception:  # an explanation must never break a page
-        logger.exception("could not explain product %s", candidate.product_id)
-    return {"text": "Picked for you by our recommender"}
+        logger.exception("could not explain products %s", ranked)
+    return out | {pid: dict(fallback) for pid in ranked if pid not in out}
 
 
 def display_names():

@@ -102,9 +102,10 @@ def score_chunk(version_id: int, customer_ids: list[int]) -> int:
     names = display_names()
     rows = []
     for uid, items in ranked.items():
-        state = rec.session(uid)  # one sequence pass per customer, shared by its explanations
+        # one sequence pass per customer; its explained items in one pass
+        explained = rec.explain_session_many(rec.session(uid), [item for item, _ in items[:explain_top()]], names)
         for rank, (item, score) in enumerate(items, start=1):
-            explanation = rec.explain_session(state, item, names=names) if rank <= explain_top() else {}
+            explanation = explained[rank - 1] if rank <= len(explained) else {}
             rows.append(Recommendation(customer_id=int(uid), product_id=int(item), rank=rank, score=float(score),
                                        model_version_id=version_id, explanation=explanation))
     _replace_rows(customer_ids, rows)
@@ -131,15 +132,15 @@ def refresh_customer(customer_id: int) -> int:
         for pid in recent_product_ids(customer, "", loaded_taken_at(loaded)):
             state = rec.step(state, str(pid))
         ranked = rec.score_session(state, k=top_n(), exclude=purchased)
-        explain = lambda item: rec.explain_session(state, item, names=names)  # noqa: E731
+        explained = rec.explain_session_many(state, [item for item, _ in ranked[:explain_top()]], display_names())
     else:
         friends = [str(f) for f in Follow.objects.filter(follower=customer).values_list("followee_id", flat=True)]
         ranked = rec.cold_start([f for f in friends if rec.has_user(f)], k=top_n(), exclude=purchased)
-        explain = lambda item: {"text": "Popular with the people you follow"}  # noqa: E731
-    names = display_names()
+        explained = [{"text": "Popular with the people you follow"} for _ in ranked[:explain_top()]]
     rows = [
         Recommendation(customer_id=customer_id, product_id=int(item), rank=rank, score=float(score),
-                       model_version_id=loaded.version_id, explanation=explain(item) if rank <= explain_top() else {})
+                       model_version_id=loaded.version_id,
+                       explanation=explained[rank - 1] if rank <= len(explained) else {})
         for rank, (item, score) in enumerate(ranked, start=1)
     ]
     _replace_rows([customer_id], rows)

@@ -242,23 +242,25 @@ class HybridRecommender(nn.Module):
             social = tower.social_for_new_user(prop, prop.user_graph[friend_tensor].mean(0), friend_tensor)
         return graph, social
 
-    def branch_contributions(self, parts: SessionParts, item: int) -> Tensor:
-        """[3] (graph, social, sequence): each branch's additive part of this item's score, measured
-        against the catalogue's average item, so the parts sum to the score minus a per-user constant.
+    def branch_contributions(self, parts: SessionParts, items: Tensor) -> Tensor:
+        """[k, 3] (graph, social, sequence) for items [k]: each branch's additive part of each
+        item's score, measured against the catalogue's average item, so a row sums to the score
+        minus a per-user constant. One pass for all the items a request explains.
 
         A one-branch tower's part is exact. A tower of several branches splits its exact part in
         proportion to Tower.score_contributions (which leaves out the fused norm's bias).
         """
-        total = torch.zeros(len(BRANCHES), device=parts.user.device)
+        total = parts.user.new_zeros(len(items), len(BRANCHES))
         for t, (tower, prop, (mean, _)) in enumerate(zip(self.towers, self.propagate(), self._item_moments())):
             graph, social, sequence, _, tower_gate, fused = parts.towers[t]
-            centred = prop.items[item] - mean
-            exact = (fused @ centred) * parts.scales[t]
+            centred = prop.items[items] - mean                       # [k, d_t]
+            exact = (centred @ fused) * parts.scales[t]              # [k]
             if len(self.branches[t]) == 1:
-                total[BRANCHES.index(self.branches[t][0])] += exact
+                total[:, BRANCHES.index(self.branches[t][0])] += exact
                 continue
-            raw = tower.score_contributions(graph, social, sequence, tower_gate, centred)
-            total += raw * (exact / raw.sum()) if float(raw.sum()) != 0.0 else raw
+            raw = tower.score_contributions(graph, social, sequence, tower_gate, centred)  # [k, 3]
+            sums = raw.sum(1, keepdim=True)
+            total += torch.where(sums != 0, raw * (exact[:, None] / sums), raw)
         return total
 
     def branch_gate(self, parts: SessionParts) -> Tensor:

@@ -294,8 +294,9 @@ class Tower(nn.Module):
         return user, weights
 
     def score_contributions(self, graph: Tensor | None, social: Tensor | None, sequence: Tensor | None,
-                            gate: Tensor, item_vector: Tensor) -> Tensor:
-        """[3]: each branch's additive part of <user, item> for one user vector (fuse's arguments).
+                            gate: Tensor, item_vectors: Tensor) -> Tensor:
+        """[k, 3]: each branch's additive part of <user, item> for one user vector (fuse's
+        arguments) and item_vectors [k, d].
 
         Exact up to a factor common to all three (the fused norm's 1/std) and the fused norm's
         bias, which belongs to no branch.
@@ -303,7 +304,7 @@ class Tower(nn.Module):
         parts = torch.stack(self._parts(graph, social, sequence))  # [3, d]
         if self.fused_norm is not None:  # layer norm is linear after its mean and std are fixed
             parts = (parts - parts.mean(-1, keepdim=True)) * self.fused_norm.weight
-        return gate * (parts @ item_vector)
+        return gate * (item_vectors @ parts.T)
 
     def prefix_means(self, prop: Propagated, inputs: Tensor) -> Tensor:
         """[B, L, d]: mean item vector of the real items among inputs[..t] (zero before any)."""
@@ -340,6 +341,31 @@ class Tower(nn.Module):
             sequence, attention = self.encode_sequences(prop, inputs, lengths)
         return graph, social, sequence, attention
 
+    def last_branch_vectors(self, prop: Propagated, users: Tensor, inputs: Tensor, lengths: Tensor):
+        """branch_vectors at each row's last position only: [B, d] each (None when off), and the
+        sequence attention of that position [B, L]. The same vectors for a fraction of the work
+        (no per-position attention, head or prefix means), which is what scoring needs."""
+        rows, last = torch.arange(len(inputs), device=inputs.device), lengths - 1
+        graph = social = sequence = attention = None
+        if self.active["graph"]:
+            if self.prefix_graph:
+                table = torch.cat([prop.items, prop.items.new_zeros(2, self.dim)])  # start, pad add nothing
+                real = (inputs < self.n_items).sum(1).clamp(min=1).to(prop.items.dtype)
+                graph = table[inputs].sum(1) / real[:, None]
+            else:
+                graph = prop.user_graph[users]
+        if self.active["social"]:
+            social = prop.user_social[users]
+        if self.active["sequence"]:
+            out, _ = self.lstm(self.dropout(self._item_table(prop)[inputs]))
+            state = out[rows, last]                                             # [B, d]
+            scores = (self.key(out) @ self.query(state)[:, :, None])[..., 0] / self.dim ** 0.5  # [B, L]
+            positions = torch.arange(inputs.shape[1], device=inputs.device)
+            attention = torch.softmax(scores.masked_fill(positions[None] > last[:, None], float("-inf")), -1)
+            pooled = (attention[:, None] @ out)[:, 0]
+            sequence = self.sequence_head(self.dropout(torch.cat([state, pooled], -1)))
+        return graph, social, sequence, attention
+
     def training_user_vectors(self, users: Tensor, inputs: Tensor, lengths: Tensor, prop: Propagated,
                               targets: Tensor | None = None) -> Tensor:
         """Fused user vectors for every prefix position: [B, L, d]."""
@@ -362,10 +388,8 @@ class Tower(nn.Module):
         """Fused user vectors for a batch (from each user's history), gate weights and branch vectors."""
         prop = self.propagate(return_attention=explain)
         inputs, lengths = self.pad_histories(histories, users.device)
-        branches = self.branch_vectors(prop, users, inputs, lengths)
-        last, rows = lengths - 1, torch.arange(len(users), device=users.device)
-        graph, social, sequence, attention = (v[rows, last] if v is not None else None for v in branches)
-        user, gate = self.fuse(graph, social, sequence, last)
+        graph, social, sequence, attention = self.last_branch_vectors(prop, users, inputs, lengths)
+        user, gate = self.fuse(graph, social, sequence, lengths - 1)
         return {"prop": prop, "user": user, "gate": gate, "branches": (graph, social, sequence),
                 "sequence_attention": attention}  # attention over [start, items...]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Callable, Iterable, Sequence
 
 import torch
@@ -34,6 +35,10 @@ LEGACY_FORMATS = {
 # Formats 1 and 2 hold one jointly trained tower whose parameters sat at the top of the state_dict.
 SINGLE_TOWER_FORMATS = {"graphcart-hybrid/1", "graphcart-hybrid/2"}
 Names = Callable[[str, str], str]
+# Known customers whose start state (the sequence tower's pass over their history) a Recommender
+# keeps: a page view then costs one LSTM step per new event, not a pass over 50 items. A state
+# is ~15 KB (51 LSTM outputs of 64 floats, more with more dims).
+START_STATE_CACHE = 4096
 
 
 @dataclass
@@ -79,6 +84,8 @@ class Recommender:
             model.propagate(return_attention=True)
             self.items = model.item_matrix()  # [n_items, model.dim]: what every user vector is scored against
         self._friends: dict[int, list[tuple[int, float]]] | None = None  # social attention by user, built on first use
+        # histories are fixed per checkpoint and states are never changed in place (step makes new ones)
+        self._start_state = lru_cache(maxsize=START_STATE_CACHE)(self._history_state)
         self.version_info = {"config": config.to_dict(), "fingerprint": dataset_fingerprint,
                              "n_users": len(self.user_ids), "n_items": len(self.item_ids)}
 
@@ -224,13 +231,17 @@ class Recommender:
     # ------------------------------------------------------------ sessions (interactive)
     def session(self, user_id: str | None, recent_item_ids: Sequence[str] = ()) -> SessionState:
         user = self.user_index.get(str(user_id)) if user_id is not None else None
-        history = list(self.histories[user]) if user is not None else []
         recent = self._items(recent_item_ids)
+        sequence = self._start_state(user)
         with torch.no_grad():
-            sequence = self.model.start_state(history)
             for item in recent:
                 sequence = self.model.step(sequence, item)
-        return SessionState(user, sequence, frozenset(history) | frozenset(recent))
+        return SessionState(user, sequence, (self.seen[user] if user is not None else frozenset()) | frozenset(recent))
+
+    def _history_state(self, user: int | None) -> HybridState:
+        """The model's state after a known customer's history (None: an empty history)."""
+        with torch.no_grad():
+            return self.model.start_state(list(self.histories[user]) if user is not None else [])
 
     def step(self, state: SessionState, item_id: str) -> SessionState:
         item = self.item_index.get(str(item_id))
@@ -265,18 +276,29 @@ class Recommender:
         return self.explain_session(self.session(user_id), item_id, names)
 
     def explain_session(self, state: SessionState, item_id: str, names: Names | None = None) -> dict:
-        item = self.item_index.get(str(item_id))
-        if item is None:
-            raise KeyError(f"unknown item {item_id!r}")
+        return self.explain_session_many(state, [item_id], names)[0]
+
+    def explain_session_many(self, state: SessionState, item_ids: Sequence[str], names: Names | None = None) -> list[dict]:
+        """One explanation per item, in order (KeyError for an unknown item): the branch shares of
+        all of them in one pass; the gate, attention and friends are the session's, read once."""
+        unknown = [i for i in item_ids if str(i) not in self.item_index]
+        if unknown:
+            raise KeyError(f"unknown item {unknown[0]!r}")
+        items = [self.item_index[str(i)] for i in item_ids]
+        if not items:
+            return []
         with torch.no_grad():
             parts = self._session_vectors(state)
-            shares = ex.signal_shares(self.model.branch_contributions(parts, item), self.model.branch_gate(parts))
+            contributions = self.model.branch_contributions(parts, torch.tensor(items))
+            gate = self.model.branch_gate(parts)
             attention = self.model.sequence_attention(parts)
-        friends = []
-        if state.user is not None:
-            friends = [(self.user_ids[f], w, item in self.seen[f]) for f, w in self.friend_attention(state.user)]
+        friends = self.friend_attention(state.user) if state.user is not None else []
         recent = [(self.item_ids[i], w) for i, w in ex.recent_weights(state.sequence.items, attention)]
-        return ex.build_explanation(shares, friends, recent, self._name(names))
+        name = self._name(names)
+        return [ex.build_explanation(ex.signal_shares(row, gate),
+                                     [(self.user_ids[f], w, item in self.seen[f]) for f, w in friends],
+                                     recent, name)
+                for item, row in zip(items, contributions)]
 
     def friend_attention(self, user: int) -> list[tuple[int, float]]:
         """(friend index, social attention weight) for a known user, strongest first."""

@@ -87,9 +87,12 @@ def test_branch_contributions_add_up_to_the_centred_score(dataset, towers):
     with torch.no_grad():
         parts = model.session(3, model.start_state(dataset.history(3, "val")))
         scores = model.item_matrix() @ parts.user
-        for item in (0, 5, 11):
-            contributions = model.branch_contributions(parts, item)
-            assert torch.allclose(contributions.sum(), scores[item] - scores.mean(), atol=1e-4)
+        items = torch.tensor([0, 5, 11])
+        contributions = model.branch_contributions(parts, items)
+        assert contributions.shape == (3, 3)
+        assert torch.allclose(contributions.sum(1), scores[items] - scores.mean(), atol=1e-4)
+        for row, item in enumerate(items):  # one pass for many items == one item at a time
+            assert torch.allclose(model.branch_contributions(parts, item[None])[0], contributions[row], atol=1e-6)
         weights = model.branch_gate(parts)
     assert torch.allclose(weights.sum(), torch.tensor(1.0)) and torch.all(weights > 0)
 
@@ -101,4 +104,4 @@ def test_one_branch_towers_own_their_part_of_the_score(dataset):
         items = model.towers[0].propagate().items
         centred = items[5] - items.mean(0)
         graph_part = parts.scales[0] * (parts.towers[0][-1] @ centred)
-        assert torch.allclose(model.branch_contributions(parts, 5)[0], graph_part, atol=1e-5)
+        assert torch.allclose(model.branch_contributions(parts, torch.tensor([5]))[0, 0], graph_part, atol=1e-5)

@@ -83,6 +83,21 @@ def test_same_seed_same_model(dataset):
     assert not torch.equal(a.scores(users, histories), c.scores(users, histories))
 
 
+@pytest.mark.parametrize("graph_user", ["prefix", "embedding"])
+def test_last_position_vectors_equal_the_per_position_ones(dataset, graph_user):
+    model = make_model(dataset, graph_user=graph_user).eval()
+    users = torch.arange(dataset.n_users)
+    histories = [dataset.history(int(u), "val")[: int(u) % 12] for u in users]  # lengths 0..11, some cut by max_len
+    with torch.no_grad():
+        prop = model.propagate()
+        inputs, lengths = model.pad_histories(histories)
+        every = model.branch_vectors(prop, users, inputs, lengths)
+        last = model.last_branch_vectors(prop, users, inputs, lengths)
+    rows = torch.arange(len(users))
+    for per_position, at_last in zip(every, last):
+        assert torch.allclose(per_position[rows, lengths - 1], at_last, atol=1e-5)
+
+
 def test_step_changes_scores_and_equals_running_from_scratch(dataset):
     model = make_model(dataset).eval()
     history = dataset.history(0, "val")[:4]
@@ -122,15 +137,16 @@ def test_score_contributions_add_up_to_the_score(dataset, fused_norm):
         state = model.start_state(dataset.history(0, "val"))
         graph, social, sequence, _ = model.session_branches(0, state)
         user, gate = model.fuse(graph, social, sequence, len(state.items))
-        item = model.propagate().items[3]
-        contributions = model.score_contributions(graph, social, sequence, gate, item)
-        expected = user @ item
+        items = model.propagate().items[[3, 7]]
+        contributions = model.score_contributions(graph, social, sequence, gate, items)
+        expected = items @ user
         if fused_norm:  # LN(x) = w * (x - mean) / std + b: the branches share 1/std, b is no branch's
             parts = model._parts(graph, social, sequence)
             mixed = sum(gate[b] * parts[b] for b in range(3))
             std = torch.sqrt(mixed.var(unbiased=False) + model.fused_norm.eps)
-            expected = (expected - model.fused_norm.bias @ item) * std
-    assert torch.allclose(contributions.sum(), expected, atol=1e-5)
+            expected = (expected - items @ model.fused_norm.bias) * std
+    assert contributions.shape == (2, 3)
+    assert torch.allclose(contributions.sum(1), expected, atol=1e-5)
 
 
 def test_the_gate_reads_the_history_length(dataset):

@@ -169,6 +169,32 @@ def test_explanations_follow_the_contract(recommender):
         recommender.explain(user, "no-such-item")
 
 
+def test_explaining_many_items_equals_one_at_a_time(recommender):
+    state = recommender.step(recommender.session("g1_2"), "c3")
+    items = [i for i, _ in recommender.score_session(state, 4)]
+    many = recommender.explain_session_many(state, items)
+    assert many == [recommender.explain_session(state, item) for item in items]
+    assert len({m["signals"]["graph"] for m in many}) > 1  # each item's own shares, not the first one's
+    with pytest.raises(KeyError, match="no-such-item"):
+        recommender.explain_session_many(state, items + ["no-such-item"])
+
+
+def test_cached_start_states_are_not_changed_by_stepping(recommender, dataset):
+    first = recommender.score_session(recommender.session("c4"), 5)
+    stepped = recommender.step(recommender.session("c4"), first[0][0])
+    recommender.score_session(stepped, 5)
+    again = recommender.session("c4")
+    assert recommender.score_session(again, 5) == first
+    assert again.sequence.items == [int(i) for i in recommender.histories[recommender.user_index["c4"]]][-10:]
+    with torch.no_grad():  # the cached state is the one a pass over the history gives
+        direct = recommender.model.start_state(recommender.histories[recommender.user_index["c4"]])
+    for cached, computed in zip(again.sequence.towers, direct.towers):
+        assert cached.items == computed.items
+        assert (cached.h is None) == (computed.h is None)
+        if cached.h is not None:
+            assert torch.equal(cached.h, computed.h) and torch.equal(cached.outputs, computed.outputs)
+
+
 def test_cold_start_similar_items_and_audience(recommender):
     recs = recommender.cold_start(["g2_0", "g2_1", "g2_2"], k=5)
     assert len(recs) == 5
