@@ -23,12 +23,13 @@ TOP = 5
 MENTION_SHARE = 0.15
 
 
-def signal_shares(contributions: Tensor, gate: Tensor) -> dict[str, float]:
-    """contributions [3]: each branch's part of the score; gate [3] stands in when all are zero."""
+def signal_shares(contributions: Tensor, gate: Tensor) -> list[dict[str, float]]:
+    """contributions [k, 3]: each branch's part of each item's score -> per item, each branch's
+    share of it; gate [3] stands in for an item whose parts are all zero."""
     contributions = contributions.abs()
-    total = float(contributions.sum())
-    shares = contributions / total if total > 0 else gate
-    return {name: round(float(shares[b]), 4) for b, name in enumerate(BRANCHES)}
+    totals = contributions.sum(1, keepdim=True)
+    shares = torch.where(totals > 0, contributions / totals.clamp(min=torch.finfo(totals.dtype).tiny), gate)
+    return [{name: round(value, 4) for name, value in zip(BRANCHES, row)} for row in shares.tolist()]
 
 
 def friend_weights(attention: tuple[Tensor, Tensor] | None, user: int) -> list[tuple[int, float]]:

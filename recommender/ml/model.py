@@ -279,6 +279,12 @@ class Tower(nn.Module):
 
         history_len: [...] (or an int) how many items the history behind these vectors holds.
         """
+        present = [b for b, v in enumerate((graph, social, sequence)) if v is not None]
+        if len(present) == 1:  # a one-branch tower: the gate is exactly one-hot, the mix that branch alone
+            b = present[0]
+            part = self.graph_norm(graph) if b == 0 else self.social_norm(social) if b == 1 else sequence
+            weights = F.one_hot(torch.tensor(b, device=part.device), 3).to(part.dtype).expand(*part.shape[:-1], 3)
+            return (self.fused_norm(part) if self.fused_norm is not None else part), weights
         parts = self._parts(graph, social, sequence)
         gate_in = parts
         if self.gate_length:

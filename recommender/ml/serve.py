@@ -268,8 +268,8 @@ class Recommender:
             return []
         with torch.no_grad():
             scores = self.items[torch.tensor(candidates)] @ self._session_vectors(state).user
-        order = torch.argsort(scores, descending=True, stable=True).tolist()
-        return [(self.item_ids[candidates[i]], float(scores[i])) for i in order]
+        order, values = torch.argsort(scores, descending=True, stable=True).tolist(), scores.tolist()
+        return [(self.item_ids[candidates[i]], values[i]) for i in order]
 
     # ------------------------------------------------------------ explanations
     def explain(self, user_id: str, item_id: str, names: Names | None = None) -> dict:
@@ -295,10 +295,19 @@ class Recommender:
         friends = self.friend_attention(state.user) if state.user is not None else []
         recent = [(self.item_ids[i], w) for i, w in ex.recent_weights(state.sequence.items, attention)]
         name = self._name(names)
-        return [ex.build_explanation(ex.signal_shares(row, gate),
-                                     [(self.user_ids[f], w, item in self.seen[f]) for f, w in friends],
-                                     recent, name)
-                for item, row in zip(items, contributions)]
+        return [ex.build_explanation(shares, self._friends_for_item(friends, item), recent, name)
+                for item, shares in zip(items, ex.signal_shares(contributions, gate))]
+
+    def _friends_for_item(self, friends: list[tuple[int, float]], item: int) -> list[tuple[str, float, bool]]:
+        """(friend id, weight, chose the item) for the explanation's top friends, plus the strongest
+        friend who chose the item when none of those did (the sentence names that one); the rest
+        of a long friend list is never read."""
+        out = [(self.user_ids[f], w, item in self.seen[f]) for f, w in friends[:ex.TOP]]
+        if not any(hit for *_, hit in out):
+            chooser = next(((f, w) for f, w in friends[ex.TOP:] if item in self.seen[f]), None)
+            if chooser is not None:
+                out.append((self.user_ids[chooser[0]], chooser[1], True))
+        return out
 
     def friend_attention(self, user: int) -> list[tuple[int, float]]:
         """(friend index, social attention weight) for a known user, strongest first."""

@@ -1,4 +1,4 @@
-"""recommender.ml.explain: the social attention indexed by user matches the per-user scan."""
+"""recommender.ml.explain: the social attention indexed by user matches the per-user scan; signal shares."""
 import torch
 
 from recommender.ml import explain as ex
@@ -18,3 +18,13 @@ def test_friends_by_user_matches_the_per_user_scan():
 def test_no_social_attention_means_no_friends():
     assert ex.friends_by_user(None) == {}
     assert ex.friend_weights(None, 0) == []
+
+
+def test_signal_shares_are_each_items_absolute_parts_normalized():
+    contributions = torch.tensor([[1.0, -1.0, 2.0], [0.0, 0.0, 0.0], [0.0, 3.0, 0.0]])
+    gate = torch.tensor([0.2, 0.3, 0.5])
+    assert ex.signal_shares(contributions, gate) == [
+        {"graph": 0.25, "social": 0.25, "sequence": 0.5},
+        {"graph": 0.2, "social": 0.3, "sequence": 0.5},  # no part at all: the gate stands in
+        {"graph": 0.0, "social": 1.0, "sequence": 0.0},
+    ]

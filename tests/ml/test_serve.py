@@ -4,6 +4,7 @@ import io
 import pytest
 import torch
 
+from recommender.ml import explain as ex
 from recommender.ml.data import DataError
 from recommender.ml.serve import Recommender, checkpoint_fingerprint
 from recommender.ml.synthetic import planted_dataset
@@ -177,6 +178,21 @@ def test_explaining_many_items_equals_one_at_a_time(recommender):
     assert len({m["signals"]["graph"] for m in many}) > 1  # each item's own shares, not the first one's
     with pytest.raises(KeyError, match="no-such-item"):
         recommender.explain_session_many(state, items + ["no-such-item"])
+
+
+def test_a_friend_beyond_the_top_five_who_chose_the_item_is_still_named(recommender):
+    item = recommender.item_index["gi2_0"]
+    owners = [u for u, seen in enumerate(recommender.seen) if item in seen]
+    others = [u for u, seen in enumerate(recommender.seen) if item not in seen]
+    friends = [(u, 0.9 - 0.1 * k) for k, u in enumerate(others[:6])] + [(owners[0], 0.05), (owners[1], 0.01)]
+    rows = recommender._friends_for_item(friends, item)
+    assert [r[0] for r in rows] == [recommender.user_ids[u] for u in others[:5]] + [recommender.user_ids[owners[0]]]
+    assert [r[2] for r in rows] == [False] * 5 + [True]
+    explanation = ex.build_explanation({"graph": 0.0, "social": 1.0, "sequence": 0.0}, rows, [], lambda k, v: v)
+    assert explanation["text"] == f"Because your friend {recommender.user_ids[owners[0]]} chose it too"
+    assert len(explanation["friends"]) == 5
+    top_owner = [(owners[0], 0.9)] + friends
+    assert recommender._friends_for_item(top_owner, item)[0][2] and len(recommender._friends_for_item(top_owner, item)) == 5
 
 
 def test_cached_start_states_are_not_changed_by_stepping(recommender, dataset):
