@@ -100,7 +100,7 @@ class Tower(nn.Module):
     def __init__(self, n_users: int, n_items: int, n_item_features: int, dim: int = 64,
                  graph_layers: int = 2, social_layers: int = 2, social_heads: int = 2,
                  max_len: int = 50, dropout: float = 0.5, fused_norm: bool = True,
-                 gate_length: bool = True, graph_user: str = "prefix",
+                 gate_length: bool = True, graph_user: str = "prefix", sequence_dropout: float | None = None,
                  use_graph: bool = True, use_social: bool = True, use_sequence: bool = True):
         super().__init__()
         if not (use_graph or use_social or use_sequence):
@@ -145,6 +145,8 @@ class Tower(nn.Module):
         # the gate mixes), which flattens the softmax; normalizing the fused vector undoes that.
         self.fused_norm = nn.LayerNorm(dim) if fused_norm else None
         self.dropout = nn.Dropout(dropout)
+        # the LSTM's input and head (None: `dropout`, as the graph and social vectors)
+        self.sequence_dropout = nn.Dropout(dropout if sequence_dropout is None else sequence_dropout)
         self.graph_inputs: GraphInputs | None = None
         self._cache: Propagated | None = None
 
@@ -244,7 +246,7 @@ class Tower(nn.Module):
 
         Returns q [B, L, d] (position t sees inputs[..t]) and attention [B, L, L] (row t sums to 1 over s <= t).
         """
-        x = self.dropout(self._item_table(prop)[inputs])
+        x = self.sequence_dropout(self._item_table(prop)[inputs])
         out, _ = self.lstm(x)
         return self._pool(out, lengths)
 
@@ -258,7 +260,7 @@ class Tower(nn.Module):
         allowed = allowed | (positions[None, None, :] == 0)               # keep padded rows finite
         attention = torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1)
         pooled = attention @ out
-        q = self.sequence_head(self.dropout(torch.cat([out, pooled], -1)))
+        q = self.sequence_head(self.sequence_dropout(torch.cat([out, pooled], -1)))
         return q, attention
 
     def sequence_head(self, state_and_pooled: Tensor) -> Tensor:
@@ -363,13 +365,13 @@ class Tower(nn.Module):
         if self.active["social"]:
             social = prop.user_social[users]
         if self.active["sequence"]:
-            out, _ = self.lstm(self.dropout(self._item_table(prop)[inputs]))
+            out, _ = self.lstm(self.sequence_dropout(self._item_table(prop)[inputs]))
             state = out[rows, last]                                             # [B, d]
             scores = (self.key(out) @ self.query(state)[:, :, None])[..., 0] / self.dim ** 0.5  # [B, L]
             positions = torch.arange(inputs.shape[1], device=inputs.device)
             attention = torch.softmax(scores.masked_fill(positions[None] > last[:, None], float("-inf")), -1)
             pooled = (attention[:, None] @ out)[:, 0]
-            sequence = self.sequence_head(self.dropout(torch.cat([state, pooled], -1)))
+            sequence = self.sequence_head(self.sequence_dropout(torch.cat([state, pooled], -1)))
         return graph, social, sequence, attention
 
     def training_user_vectors(self, users: Tensor, inputs: Tensor, lengths: Tensor, prop: Propagated,

@@ -49,6 +49,7 @@ class TrainConfig:
     social_heads: int = 2
     max_len: int = 50
     dropout: float = 0.5
+    sequence_dropout: float = -1.0  # the sequence branch's own dropout; below 0: `dropout`
     fused_norm: bool = True
     gate_length: bool = True
     graph_user: str = "prefix"
@@ -79,6 +80,8 @@ class TrainConfig:
         for name in ("dim", "max_len", "batch_size", "epochs", "negatives", "full_softmax_items"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
+        if not (0.0 <= self.dropout < 1.0) or self.sequence_dropout >= 1.0:
+            raise ValueError("dropout must be in [0, 1) and sequence_dropout below 1 (below 0: the same as dropout)")
         if not (self.use_graph or self.use_social or self.use_sequence):
             raise ValueError("at least one of use_graph, use_social, use_sequence must be true")
         if not self.tower_branches():
@@ -108,7 +111,9 @@ class TrainConfig:
     def tower_kwargs(self) -> dict:
         keys = ("dim", "graph_layers", "social_layers", "social_heads", "max_len", "dropout", "fused_norm", "gate_length",
                 "graph_user")
-        return {k: getattr(self, k) for k in keys}
+        kwargs = {k: getattr(self, k) for k in keys}
+        kwargs["sequence_dropout"] = self.sequence_dropout if self.sequence_dropout >= 0 else None
+        return kwargs
 
 
 @dataclass

@@ -98,6 +98,17 @@ def test_last_position_vectors_equal_the_per_position_ones(dataset, graph_user):
         assert torch.allclose(per_position[rows, lengths - 1], at_last, atol=1e-5)
 
 
+def test_sequence_dropout_is_the_sequence_branchs_own(dataset):
+    model = make_model(dataset, dropout=0.0, sequence_dropout=0.9).train()
+    users = torch.arange(6)
+    inputs, lengths = model.pad_histories([dataset.history(int(u), "val") for u in users])
+    prop = model.propagate()
+    runs = [model.branch_vectors(prop, users, inputs, lengths) for _ in range(2)]
+    assert torch.equal(runs[0][0], runs[1][0])          # graph: no dropout
+    assert not torch.allclose(runs[0][2], runs[1][2])   # sequence: its own dropout
+    assert make_model(dataset, dropout=0.3).sequence_dropout.p == 0.3  # None: the shared rate
+
+
 def test_step_changes_scores_and_equals_running_from_scratch(dataset):
     model = make_model(dataset).eval()
     history = dataset.history(0, "val")[:4]
