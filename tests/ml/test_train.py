@@ -33,6 +33,11 @@ def test_config_round_trips_and_rejects_nonsense():
         TrainConfig(towers="graph+colour,sequence")
     with pytest.raises(ValueError, match="a branch appears in two towers"):
         TrainConfig(towers="graph,graph+sequence")
+    for bad in ({"dropout": 1.0}, {"dropout": -0.1}, {"sequence_dropout": 1.0}):
+        with pytest.raises(ValueError, match="dropout must be in"):
+            TrainConfig(**bad)
+    assert TrainConfig(sequence_dropout=-1).tower_kwargs()["sequence_dropout"] is None
+    assert TrainConfig(sequence_dropout=0.3).tower_kwargs()["sequence_dropout"] == 0.3
     assert TrainConfig(use_social=False).tower_branches() == [("graph",), ("sequence",)]
     assert TrainConfig(towers="graph+social,sequence").tower_branches() == [("graph", "social"), ("sequence",)]
 
