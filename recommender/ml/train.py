@@ -50,6 +50,10 @@ class TrainConfig:
     max_len: int = 50
     dropout: float = 0.5
     sequence_dropout: float = -1.0  # the sequence branch's own dropout; below 0: `dropout`
+    # ","-separated sequence dropouts to choose from on validation: the tower holding the sequence
+    # branch is trained once per value and the best kept (its value then becomes sequence_dropout).
+    # Empty: train it once. Sparse data wants more dropout than dense data; validation picks.
+    sequence_dropouts: str = ""
     fused_norm: bool = True
     gate_length: bool = True
     graph_user: str = "prefix"
@@ -82,6 +86,12 @@ class TrainConfig:
                 raise ValueError(f"{name} must be at least 1")
         if not (0.0 <= self.dropout < 1.0) or self.sequence_dropout >= 1.0:
             raise ValueError("dropout must be in [0, 1) and sequence_dropout below 1 (below 0: the same as dropout)")
+        try:
+            choices = self.sequence_dropout_choices()
+        except ValueError:
+            raise ValueError(f"sequence_dropouts must be ','-separated numbers, not {self.sequence_dropouts!r}") from None
+        if any(not 0.0 <= v < 1.0 for v in choices):
+            raise ValueError("each of sequence_dropouts must be in [0, 1)")
         if not (self.use_graph or self.use_social or self.use_sequence):
             raise ValueError("at least one of use_graph, use_social, use_sequence must be true")
         if not self.tower_branches():
@@ -91,6 +101,9 @@ class TrainConfig:
         """The towers to build: `towers` with the branches switched off left out."""
         return parse_towers(self.towers, {"graph": self.use_graph, "social": self.use_social,
                                           "sequence": self.use_sequence})
+
+    def sequence_dropout_choices(self) -> list[float]:
+        return [float(v) for v in self.sequence_dropouts.split(",") if v.strip()]
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -238,7 +251,7 @@ def validation_users(dataset: Dataset, config: TrainConfig, generator: torch.Gen
 
 
 def train_tower(dataset: Dataset, config: TrainConfig, branches: tuple[str, ...], dev: torch.device,
-                report: Callable[[dict], None]) -> tuple[Tower, list[dict]]:
+                report: Callable[[dict], None], label: str | None = None) -> tuple[Tower, list[dict]]:
     """Train one tower from its seed: its own optimizer, early stopping and best weights.
 
     Seeded the same whichever towers come before it, so the graph tower of the hybrid is exactly
@@ -273,7 +286,7 @@ def train_tower(dataset: Dataset, config: TrainConfig, branches: tuple[str, ...]
             total += float(loss.detach())
             batches += 1
         val = evaluate_model(model, dataset, "val", dev, users=val_users)
-        point = {"tower": "+".join(branches), "epoch": epoch, "loss": total / max(batches, 1),
+        point = {"tower": label or "+".join(branches), "epoch": epoch, "loss": total / max(batches, 1),
                  "val_ndcg@10": val["ndcg@10"], "val_recall@10": val["recall@10"],
                  "seconds": time.perf_counter() - started}
         history.append(point)
@@ -330,21 +343,30 @@ def fit_gate(model: HybridRecommender, dataset: Dataset, config: TrainConfig, de
     return float(loss.detach())
 
 
+def tower_runs(config: TrainConfig, branches: list[tuple[str, ...]]) -> list[tuple[tuple[str, ...], float | None]]:
+    """(tower branches, sequence dropout or None) for every tower training that train() runs: one
+    per tower, and one per sequence_dropouts value for the tower holding the sequence branch."""
+    choices = config.sequence_dropout_choices()
+    return [(group, value) for group in branches for value in (choices if "sequence" in group and choices else [None])]
+
+
 def train(dataset: Dataset, config: TrainConfig | None = None, device: str = "auto",
           progress: Callable[[dict], None] | None = None) -> TrainResult:
     """Train every tower (one after another), then fit the gate that mixes them.
 
-    Progress points count epochs over all towers (a tower that stops early skips the rest of its
-    share), so `epoch / epochs` only grows.
+    Progress points count epochs over all tower trainings (a tower that stops early skips the
+    rest of its share), so `epoch / epochs` only grows.
     """
     config = config or TrainConfig()
     dev = resolve_device(device)
     branches = trained_towers(dataset, config)
     config = replace(config, towers=format_towers(branches))
-    total_epochs = config.epochs * len(branches)
+    runs = tower_runs(config, branches)
+    total_epochs = config.epochs * len(runs)
     started = time.perf_counter()
-    history, towers = [], []
-    for k, group in enumerate(branches):
+    history: list[dict] = []
+    best: dict[tuple[str, ...], tuple[float, Tower, float | None]] = {}  # per tower: validation, tower, dropout
+    for k, (group, dropout) in enumerate(runs):
         offset = k * config.epochs
 
         def report(point: dict, offset=offset) -> None:
@@ -354,8 +376,16 @@ def train(dataset: Dataset, config: TrainConfig | None = None, device: str = "au
             if progress:
                 progress(point)
 
-        tower, _ = train_tower(dataset, config, group, dev, report)
-        towers.append(tower)
+        label = "+".join(group) + (f" (dropout {dropout:g})" if dropout is not None else "")
+        run_config = config if dropout is None else replace(config, sequence_dropout=dropout)
+        tower, tower_history = train_tower(dataset, run_config, group, dev, report, label)
+        validation = max((p["val_ndcg@10"] for p in tower_history), default=-1.0)
+        if group not in best or validation > best[group][0]:  # ties keep the earlier value
+            best[group] = (validation, tower, dropout)
+    towers = [best[group][1] for group in branches]
+    chosen = [best[group][2] for group in branches if best[group][2] is not None]
+    if chosen:
+        config = replace(config, sequence_dropout=chosen[0])
     model = HybridRecommender(towers, branches).to(dev)
     gate_started = time.perf_counter()
     if not model.single:

@@ -93,6 +93,24 @@ def test_the_hybrids_towers_are_the_ablations_and_the_gate_is_fitted(dataset):
     assert float(hybrid.gate.bias.detach().abs().sum()) > 0 and float(hybrid.log_temperature.detach()) != 0.0
 
 
+def test_sequence_dropout_is_chosen_on_validation(dataset):
+    result = train(dataset, tiny(use_graph=False, use_social=False, sequence_dropouts="0.9,0.0"), device="cpu")
+    labels = list(dict.fromkeys(p["tower"] for p in result.history))
+    assert labels == ["sequence (dropout 0.9)", "sequence (dropout 0)"]
+    assert [p["epochs"] for p in result.history][-1] == 2 * 3  # epochs count over both trainings
+    best = {label: max(p["val_ndcg@10"] for p in result.history if p["tower"] == label) for label in labels}
+    winner = max(labels, key=lambda label: best[label])  # max keeps the first of equal values, as train() does
+    assert result.config.sequence_dropout == float(winner.split()[-1].rstrip(")"))
+    alone = train(dataset, tiny(use_graph=False, use_social=False, sequence_dropout=result.config.sequence_dropout),
+                  device="cpu").model
+    theirs = alone.towers[0].state_dict()  # the kept tower is exactly that dropout's own training
+    assert all(torch.equal(v, theirs[k]) for k, v in result.model.towers[0].state_dict().items())
+    with pytest.raises(ValueError, match="sequence_dropouts must be"):
+        TrainConfig(sequence_dropouts="0.3,lots")
+    with pytest.raises(ValueError, match="each of sequence_dropouts"):
+        TrainConfig(sequence_dropouts="0.3,1.5")
+
+
 def test_a_social_tower_needs_a_social_graph():
     from recommender.ml.data import Interaction, build_dataset
 
