@@ -129,7 +129,7 @@ def test_ablations_are_the_hybrid_with_branches_off(planted, monkeypatch):
 def test_run_baselines_end_to_end(planted):
     progress = []
     results = run_baselines(planted, ("pop", "itemknn", "lstm"), epochs=2, progress=progress.append,
-                            train_config=TrainConfig(dim=16, batch_size=64))
+                            train_config=TrainConfig(dim=16, batch_size=64, sequence_dropouts="0.5"))
     assert set(results) == {"pop", "itemknn", "lstm"}
     for metrics in results.values():
         for key in ("recall@10", "ndcg@10", "recall@20", "ndcg@20", "mrr", "train_seconds", "peak_rss_mb"):

@@ -15,7 +15,10 @@ def dataset():
 
 
 def tiny(**kwargs) -> TrainConfig:
-    return TrainConfig(**{**dict(dim=16, max_len=10, epochs=3, patience=3, batch_size=16, lr=5e-3), **kwargs})
+    """Small and fast; the sequence tower trained once (test_sequence_dropout_is_chosen_on_validation
+    covers the choice between dropouts)."""
+    return TrainConfig(**{**dict(dim=16, max_len=10, epochs=3, patience=3, batch_size=16, lr=5e-3,
+                                 sequence_dropouts=""), **kwargs})
 
 
 def test_config_round_trips_and_rejects_nonsense():
@@ -94,6 +97,7 @@ def test_the_hybrids_towers_are_the_ablations_and_the_gate_is_fitted(dataset):
 
 
 def test_sequence_dropout_is_chosen_on_validation(dataset):
+    assert TrainConfig().sequence_dropout_choices() == [0.5, 0.3]  # the default chooses
     result = train(dataset, tiny(use_graph=False, use_social=False, sequence_dropouts="0.9,0.0"), device="cpu")
     labels = list(dict.fromkeys(p["tower"] for p in result.history))
     assert labels == ["sequence (dropout 0.9)", "sequence (dropout 0)"]

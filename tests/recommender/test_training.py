@@ -17,9 +17,11 @@ def test_a_run_trains_saves_evaluates_and_activates(small_store, tiny_training, 
                                                     django_capture_on_commit_callbacks):
     run = train_in_process(django_capture_on_commit_callbacks, score=True)
     assert run.state == TrainingRun.State.SUCCEEDED and run.progress == 100.0 and run.lock is None
-    # two epochs for each tower, one tower after another
+    # two epochs for each tower, one tower after another; the sequence tower once per dropout to choose from
     assert [(p["tower"], p["epoch"]) for p in run.curve] == [
-        ("graph", 1), ("graph", 2), ("social", 3), ("social", 4), ("sequence", 5), ("sequence", 6)]
+        ("graph", 1), ("graph", 2), ("social", 3), ("social", 4), ("sequence (dropout 0.5)", 5),
+        ("sequence (dropout 0.5)", 6), ("sequence (dropout 0.3)", 7), ("sequence (dropout 0.3)", 8)]
+    assert run.model_version.config["sequence_dropout"] in (0.5, 0.3)  # the one validation chose
     assert run.loss is not None
     assert "snapshot:" in run.log_tail and "first model" in run.log_tail
     version = run.model_version
