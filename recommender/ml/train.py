@@ -1,8 +1,9 @@
 """Training for HybridRecommender (and its ablations): seeded, early-stopped on validation NDCG@10.
 
 train() trains the towers one after another (train_tower: each from the seed, with its own
-optimizer, early stopping and best weights), then fits the score gate that mixes them on the
-validation split (fit_gate). The loss curves of the towers are not comparable with each other.
+optimizer, early stopping and best weights; the tower holding the sequence branch once per
+`sequence_dropouts` value, keeping the best on validation), then fits the score gate that mixes
+them on the validation split (fit_gate). The loss curves of the towers are not comparable with each other.
 
 Within a tower, each epoch visits every user with train items once. A user contributes one window of at most
 `max_len` consecutive train items (a random window for longer sequences), and every position of the
