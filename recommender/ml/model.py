@@ -314,16 +314,19 @@ class Tower(nn.Module):
             parts = (parts - parts.mean(-1, keepdim=True)) * self.fused_norm.weight
         return gate * (item_vectors @ parts.T)
 
+    def _mean_table(self, prop: Propagated) -> Tensor:
+        """Item vectors plus zero rows for the start token and padding, which add nothing to a mean."""
+        return torch.cat([prop.items, prop.items.new_zeros(2, self.dim)])
+
     def prefix_means(self, prop: Propagated, inputs: Tensor) -> Tensor:
         """[B, L, d]: mean item vector of the real items among inputs[..t] (zero before any)."""
-        table = torch.cat([prop.items, prop.items.new_zeros(2, self.dim)])  # start, pad add nothing
+        table = self._mean_table(prop)
         real = (inputs < self.n_items).to(prop.items.dtype).cumsum(1).clamp(min=1)
         return table[inputs].cumsum(1) / real[..., None]
 
     def bag_means(self, prop: Propagated, targets: Tensor) -> Tensor:
         """[B, L, d]: mean item vector of the other targets of the row (zero when there are none)."""
-        table = torch.cat([prop.items, prop.items.new_zeros(2, self.dim)])
-        vectors = table[targets]
+        vectors = self._mean_table(prop)[targets]
         real = (targets < self.n_items).to(prop.items.dtype)
         others = (real.sum(1, keepdim=True) - real).clamp(min=1)
         return (vectors.sum(1, keepdim=True) - vectors) / others[..., None]
@@ -353,26 +356,30 @@ class Tower(nn.Module):
         """branch_vectors at each row's last position only: [B, d] each (None when off), and the
         sequence attention of that position [B, L]. The same vectors for a fraction of the work
         (no per-position attention, head or prefix means), which is what scoring needs."""
-        rows, last = torch.arange(len(inputs), device=inputs.device), lengths - 1
+        last = lengths - 1
         graph = social = sequence = attention = None
         if self.active["graph"]:
             if self.prefix_graph:
-                table = torch.cat([prop.items, prop.items.new_zeros(2, self.dim)])  # start, pad add nothing
                 real = (inputs < self.n_items).sum(1).clamp(min=1).to(prop.items.dtype)
-                graph = table[inputs].sum(1) / real[:, None]
+                graph = self._mean_table(prop)[inputs].sum(1) / real[:, None]
             else:
                 graph = prop.user_graph[users]
         if self.active["social"]:
             social = prop.user_social[users]
         if self.active["sequence"]:
             out, _ = self.lstm(self.sequence_dropout(self._item_table(prop)[inputs]))
-            state = out[rows, last]                                             # [B, d]
-            scores = (self.key(out) @ self.query(state)[:, :, None])[..., 0] / self.dim ** 0.5  # [B, L]
-            positions = torch.arange(inputs.shape[1], device=inputs.device)
-            attention = torch.softmax(scores.masked_fill(positions[None] > last[:, None], float("-inf")), -1)
-            pooled = (attention[:, None] @ out)[:, 0]
-            sequence = self.sequence_head(self.sequence_dropout(torch.cat([state, pooled], -1)))
+            sequence, attention = self._pool_last(out, last)
         return graph, social, sequence, attention
+
+    def _pool_last(self, out: Tensor, last: Tensor) -> tuple[Tensor, Tensor]:
+        """LSTM outputs [B, L, d] and each row's last real position [B] -> the sequence vector at
+        that position [B, d] and its attention over positions <= last [B, L] (_pool, one position)."""
+        state = out[torch.arange(len(out), device=out.device), last]          # [B, d]
+        scores = (self.key(out) @ self.query(state)[:, :, None])[..., 0] / self.dim ** 0.5  # [B, L]
+        positions = torch.arange(out.shape[1], device=out.device)
+        attention = torch.softmax(scores.masked_fill(positions[None] > last[:, None], float("-inf")), -1)
+        pooled = (attention[:, None] @ out)[:, 0]
+        return self.sequence_head(self.sequence_dropout(torch.cat([state, pooled], -1))), attention
 
     def training_user_vectors(self, users: Tensor, inputs: Tensor, lengths: Tensor, prop: Propagated,
                               targets: Tensor | None = None) -> Tensor:
@@ -455,7 +462,6 @@ class Tower(nn.Module):
             social = prop.user_social[user] if user is not None else prop.user_social.mean(0)
         if self.active["sequence"]:
             out = state.outputs
-            scores = self.key(out) @ self.query(out[-1]) / self.dim ** 0.5
-            attention = torch.softmax(scores, 0)
-            sequence = self.sequence_head(torch.cat([out[-1], attention @ out]))
+            sequence, attention = self._pool_last(out[None], out.new_tensor([len(out) - 1], dtype=torch.long))
+            sequence, attention = sequence[0], attention[0]
         return graph, social, sequence, attention
