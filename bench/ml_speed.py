@@ -12,14 +12,28 @@ Synthetic data (generated in-process, vectorized; Zipf-like item popularity), th
 Targets: epoch <= 60 s, RSS <= 8 GB, top-100 for all <= 30 s, step + re-rank <= 5 ms.
 The machine's load average is printed too: on a shared CPU the figures include waiting.
 Never asserts: it prints what it measured.
+
+--omp-wait: how torch's idle OpenMP threads wait between parallel regions. "passive" (the
+default here, as in recommender/ml/bench.py and the demo worker) sleeps at once: robust when
+something else uses a core. "spin" is libgomp's own default, a short spin before sleeping: on a
+quiet machine the sequence tower's thousands of small ops per batch run faster with it (one
+sequence training at 100k users: 29.9 s spin, 39.7 s passive), on a busy one much slower (300
+batches with one core taken by another process: 35.2 s spin, 18.0 s passive). Both measured
+2026-11-27 on the AMD EPYC machine.
 """
 import argparse
 import os
+import sys
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: see recommender/ml/bench.py
+# before torch is imported: libgomp reads the variable once
+_WAIT = argparse.ArgumentParser(add_help=False)
+_WAIT.add_argument("--omp-wait", choices=("passive", "spin"), default="passive")
+if _WAIT.parse_known_args()[0].omp_wait == "passive":
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+else:
+    os.environ.pop("OMP_WAIT_POLICY", None)
 
 import random  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -65,7 +79,7 @@ def line(label: str, value: float, unit: str, target_key: str | None = None) -> 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], parents=[_WAIT])
     parser.add_argument("--users", type=int, default=100_000)
     parser.add_argument("--items", type=int, default=50_000)
     parser.add_argument("--interactions", type=int, default=2_000_000)
@@ -77,6 +91,7 @@ def main() -> int:
     args = parser.parse_args()
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset: libgomp spins briefly)')}, "
           f"load average at start {os.getloadavg()[0]:.1f}", flush=True)
     started = time.perf_counter()
     dataset = scale_dataset(args.users, args.items, args.interactions, args.social, seed=args.seed)

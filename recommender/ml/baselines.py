@@ -152,7 +152,7 @@ class NeuralBaseline:
         torch.manual_seed(options.seed)
         self.dataset, self.device = dataset, options.device
         self.module = self.build(dataset, options).to(options.device)
-        self.optimizer = torch.optim.Adam(self.module.parameters(), lr=self.lr)
+        self.optimizer = torch.optim.Adam(self.module.parameters(), lr=self.lr, foreach=True)  # as train.py
         generator = torch.Generator().manual_seed(options.seed)
         epochs = options.epochs or self.default_epochs
         stopper = EarlyStopping(options.patience)

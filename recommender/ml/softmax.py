@@ -10,6 +10,13 @@ so every pass over them stays in cache. On the 2-core CPU, at 150k targets x 102
 + backward take 0.75 s against 1.84 s for `F.cross_entropy(torch.cat([pos, u @ c.T]))` with a
 dense accidental-hit mask. (For a full softmax over a small catalogue the dense
 `F.cross_entropy` is faster, so train.py keeps it there.)
+
+`matmul_dtype=torch.bfloat16` does the two big products (logits, and the gradients from the
+probabilities) in bfloat16 with float32 softmax arithmetic around them: on a CPU with AVX512-BF16
+a [2048, 64] x [64, 1024] product takes 0.77 ms against 1.76 ms in float32 (AMD EPYC, measured
+2026-11-27). Logits then carry bfloat16's ~0.4% relative error, which sampled negatives already
+drown out: with the sampled loss forced on ciaodvd, bfloat16 and float32 gave the same validation and
+test NDCG@10 (docs/benchmarks.md, "Sixth session"). TrainConfig.softmax_precision chooses.
 """
 from __future__ import annotations
 
@@ -21,7 +28,8 @@ CHUNK_ROWS = 2048
 
 def _chunk_logits(u: Tensor, candidates: Tensor, begin: int, end: int, hit_rows: Tensor,
                   hit_cols: Tensor, hit_bounds: Tensor) -> Tensor:
-    logits = u[begin:end] @ candidates.T
+    """Float32 (or float64) logits of rows begin:end; u and candidates may be bfloat16 copies."""
+    logits = (u[begin:end] @ candidates.T).to(torch.promote_types(u.dtype, torch.float32))
     lo, hi = int(hit_bounds[0]), int(hit_bounds[1])
     if hi > lo:
         logits[hit_rows[lo:hi] - begin, hit_cols[lo:hi]] = float("-inf")
@@ -30,8 +38,9 @@ def _chunk_logits(u: Tensor, candidates: Tensor, begin: int, end: int, hit_rows:
 
 class _CandidateSoftmax(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, u, positives, candidates, hit_rows, hit_cols):
+    def forward(ctx, u, positives, candidates, hit_rows, hit_cols, matmul_dtype):
         n = u.shape[0]
+        u_mm, candidates_mm = u.to(matmul_dtype), candidates.to(matmul_dtype)
         starts = torch.arange(0, n, CHUNK_ROWS, device=u.device)
         # hit_rows is sorted: the excluded cells of each chunk are one slice of (hit_rows, hit_cols)
         bounds = torch.searchsorted(hit_rows, torch.cat([starts, starts.new_tensor([n])]))
@@ -39,9 +48,10 @@ class _CandidateSoftmax(torch.autograd.Function):
         lse = torch.empty_like(positive)
         for k, begin in enumerate(range(0, n, CHUNK_ROWS)):
             end = min(begin + CHUNK_ROWS, n)
-            logits = _chunk_logits(u, candidates, begin, end, hit_rows, hit_cols, bounds[k:k + 2])
+            logits = _chunk_logits(u_mm, candidates_mm, begin, end, hit_rows, hit_cols, bounds[k:k + 2])
             lse[begin:end] = torch.logaddexp(positive[begin:end], torch.logsumexp(logits, 1))
         ctx.save_for_backward(u, positives, candidates, hit_rows, hit_cols, bounds, positive, lse)
+        ctx.matmul_dtype = matmul_dtype
         return (lse - positive).mean()
 
     @staticmethod
@@ -49,25 +59,33 @@ class _CandidateSoftmax(torch.autograd.Function):
         u, positives, candidates, hit_rows, hit_cols, bounds, positive, lse = ctx.saved_tensors
         n = u.shape[0]
         scale = grad / n
+        mm = ctx.matmul_dtype
+        u_mm, candidates_mm = u.to(mm), candidates.to(mm)
         grad_u, grad_c = torch.empty_like(u), torch.zeros_like(candidates)
         p_pos = (torch.exp(positive - lse) - 1)[:, None] * scale  # d loss / d <u, p>
         for k, begin in enumerate(range(0, n, CHUNK_ROWS)):
             end = min(begin + CHUNK_ROWS, n)
-            logits = _chunk_logits(u, candidates, begin, end, hit_rows, hit_cols, bounds[k:k + 2])
-            probs = torch.exp(logits - lse[begin:end, None]) * scale  # excluded cells are exp(-inf) = 0
-            grad_u[begin:end] = probs @ candidates
-            grad_c.addmm_(probs.T, u[begin:end])
+            logits = _chunk_logits(u_mm, candidates_mm, begin, end, hit_rows, hit_cols, bounds[k:k + 2])
+            probs = (torch.exp(logits - lse[begin:end, None]) * scale).to(mm)  # excluded cells: exp(-inf) = 0
+            grad_u[begin:end] = probs @ candidates_mm
+            if mm == u.dtype:
+                grad_c.addmm_(probs.T, u[begin:end])
+            else:
+                grad_c += probs.T @ u_mm[begin:end]
         grad_u += p_pos * positives
-        return grad_u, p_pos * u, grad_c, None, None
+        return grad_u, p_pos * u, grad_c, None, None, None
 
 
 def candidate_softmax_loss(user_vecs: Tensor, positives: Tensor, candidates: Tensor,
-                           hit_rows: Tensor, hit_cols: Tensor) -> Tensor:
-    """Mean loss; (hit_rows, hit_cols) are the excluded logits, hit_rows sorted ascending."""
-    return _CandidateSoftmax.apply(user_vecs, positives, candidates, hit_rows, hit_cols)
+                           hit_rows: Tensor, hit_cols: Tensor, matmul_dtype: torch.dtype | None = None) -> Tensor:
+    """Mean loss; (hit_rows, hit_cols) are the excluded logits, hit_rows sorted ascending;
+    matmul_dtype: the big products' dtype (None: user_vecs')."""
+    return _CandidateSoftmax.apply(user_vecs, positives, candidates, hit_rows, hit_cols,
+                                   matmul_dtype or user_vecs.dtype)
 
 
-def sampled_softmax_loss(user_vecs: Tensor, items: Tensor, targets: Tensor, negatives: Tensor) -> Tensor:
+def sampled_softmax_loss(user_vecs: Tensor, items: Tensor, targets: Tensor, negatives: Tensor,
+                         matmul_dtype: torch.dtype | None = None) -> Tensor:
     """Softmax over each target and the shared sampled negatives; a negative that is the row's own
     target (an accidental hit) is excluded from that row."""
     is_negative = torch.zeros(items.shape[0], dtype=torch.bool, device=items.device)
@@ -80,5 +98,5 @@ def sampled_softmax_loss(user_vecs: Tensor, items: Tensor, targets: Tensor, nega
         hit_cols = hit_rows
     # index_select: its backward is an index_add, cheaper on the CPU than indexing's sort-based one
     return candidate_softmax_loss(user_vecs, items.index_select(0, targets), items.index_select(0, negatives),
-                                  hit_rows, hit_cols)
+                                  hit_rows, hit_cols, matmul_dtype)
 

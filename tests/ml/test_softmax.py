@@ -37,3 +37,21 @@ def test_a_target_among_the_negatives_is_not_its_own_negative():
     # negatives = [target, other]: only "other" (score 0) competes with the target (score 5)
     loss = softmax.sampled_softmax_loss(users, items, torch.tensor([0]), torch.tensor([0, 1]))
     assert torch.isclose(loss, torch.log1p(torch.exp(torch.tensor(-5.0))))
+
+
+def test_bfloat16_products_keep_the_loss_and_gradients_close(monkeypatch):
+    monkeypatch.setattr(softmax, "CHUNK_ROWS", 64)
+    generator = torch.Generator().manual_seed(1)
+    users = torch.randn(300, 16, generator=generator, requires_grad=True)
+    items = torch.randn(200, 16, generator=generator, requires_grad=True)
+    targets = torch.randint(200, (300,), generator=generator)
+    negatives = torch.randint(200, (64,), generator=generator)
+    exact = softmax.sampled_softmax_loss(users, items, targets, negatives)
+    exact_grads = torch.autograd.grad(exact, (users, items))
+    low = softmax.sampled_softmax_loss(users, items, targets, negatives, matmul_dtype=torch.bfloat16)
+    low_grads = torch.autograd.grad(low, (users, items))
+    assert low.dtype == torch.float32 and all(g.dtype == torch.float32 for g in low_grads)
+    assert abs(low.item() - exact.item()) < 1e-2 * exact.item()
+    for got, want in zip(low_grads, exact_grads):
+        assert F.cosine_similarity(got.flatten(), want.flatten(), dim=0) > 0.999
+        assert not torch.equal(got, want)  # the products really ran in bfloat16

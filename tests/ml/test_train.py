@@ -195,3 +195,17 @@ def test_command_line_trains_saves_and_reports_bad_input(tmp_path, capsys):
     bad.write_text("user_id,item_id,timestamp\nu1,i1,noon\n")
     assert main(["--interactions", str(bad)]) == 2
     assert f"{bad}:2: timestamp 'noon'" in capsys.readouterr().err
+
+
+def test_softmax_precision_is_validated_and_auto_follows_the_hardware(monkeypatch):
+    from recommender.ml import train as train_module
+
+    with pytest.raises(ValueError, match="softmax_precision must be one of"):
+        TrainConfig(softmax_precision="float8")
+    cpu = torch.device("cpu")
+    assert TrainConfig(softmax_precision="float32").softmax_matmul_dtype(cpu) == torch.float32
+    assert TrainConfig(softmax_precision="bfloat16").softmax_matmul_dtype(cpu) == torch.bfloat16
+    monkeypatch.setattr(train_module, "_cpu_flags", lambda: frozenset({"avx512f", "avx512_bf16"}))
+    assert TrainConfig().softmax_matmul_dtype(cpu) == torch.bfloat16
+    monkeypatch.setattr(train_module, "_cpu_flags", lambda: frozenset({"avx2", "avx512f"}))
+    assert TrainConfig().softmax_matmul_dtype(cpu) == torch.float32  # emulated bfloat16 would be slower
