@@ -33,7 +33,7 @@ import torch  # noqa: E402
 
 from .baselines import ABLATIONS, BASELINES, DEFAULT_NAMES, resolve_device, run_model  # noqa: E402
 from .data import load_csv  # noqa: E402
-from .train import TrainConfig, config_arguments  # noqa: E402
+from .train import TrainConfig, config_arguments, native_bfloat16  # noqa: E402
 
 ALL_MODELS = ("hybrid",) + DEFAULT_NAMES
 COLUMNS = ("recall@10", "ndcg@10", "recall@20", "ndcg@20", "mrr", "coverage@10")
@@ -134,6 +134,8 @@ def machine(device: str) -> dict:
     dev = resolve_device(device)
     return {"cpu": cpu, "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__,
             "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
+            # what softmax_precision="auto" resolves to here (used by the sampled loss only)
+            "native_bfloat16": native_bfloat16(dev),
             "load_average_at_start": round(os.getloadavg()[0], 1)}  # > cpu_count: a shared, busy machine
 
 

@@ -38,7 +38,7 @@ def test_bench_writes_json_and_table(csvs, tmp_path, capsys):
     result = json.loads(out.read_text())
     assert result["dataset"] == {"name": "tiny0", "users": 30, "items": 24, "interactions": 180, "social_edges": 30}
     assert "leave-last-out" in result["protocol"]
-    assert {"cpu", "threads", "torch", "device"} <= set(result["machine"])
+    assert {"cpu", "threads", "torch", "device", "native_bfloat16"} <= set(result["machine"])
     assert set(result["models"]) == {"pop", "itemknn", "bpr"}
     for metrics in result["models"].values():
         assert all(key in metrics for key in METRICS)
