@@ -60,7 +60,8 @@ class _CandidateSoftmax(torch.autograd.Function):
         n = u.shape[0]
         scale = grad / n
         mm = ctx.matmul_dtype
-        u_mm, candidates_mm = u.to(mm), candidates.to(mm)
+        # recast rather than saved: a cast costs less than holding a second copy of u until backward
+        u_mm, candidates_mm = u.to(mm), candidates.to(mm)  # no copy when mm is u's own dtype
         grad_u, grad_c = torch.empty_like(u), torch.zeros_like(candidates)
         p_pos = (torch.exp(positive - lse) - 1)[:, None] * scale  # d loss / d <u, p>
         for k, begin in enumerate(range(0, n, CHUNK_ROWS)):
@@ -68,7 +69,7 @@ class _CandidateSoftmax(torch.autograd.Function):
             logits = _chunk_logits(u_mm, candidates_mm, begin, end, hit_rows, hit_cols, bounds[k:k + 2])
             probs = (torch.exp(logits - lse[begin:end, None]) * scale).to(mm)  # excluded cells: exp(-inf) = 0
             grad_u[begin:end] = probs @ candidates_mm
-            if mm == u.dtype:
+            if mm == u.dtype:  # the float32 path exactly as before (addmm_ wants one dtype)
                 grad_c.addmm_(probs.T, u[begin:end])
             else:
                 grad_c += probs.T @ u_mm[begin:end]

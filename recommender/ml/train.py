@@ -295,9 +295,9 @@ def train_tower(dataset: Dataset, config: TrainConfig, branches: tuple[str, ...]
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     model = build_tower(dataset, config, branches).to(dev)
-    # foreach: one multi-tensor update instead of a loop of per-parameter ops; on the CPU the same
-    # numbers (checked bit for bit) at ~1/4 of the step time, which the sequence tower's many
-    # small batches feel (torch uses it by default only on CUDA).
+    # foreach: one multi-tensor update instead of a Python loop over parameters (torch's default
+    # only on CUDA); on the CPU the same numbers, checked bit for bit. The dense update of the
+    # item table itself stays memory-bound (docs/benchmarks.md, "Sixth session").
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True)
     active_users = [u for u, s in enumerate(dataset.train_seqs) if s]
     val_users = validation_users(dataset, config, generator)
