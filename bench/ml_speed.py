@@ -39,6 +39,10 @@ from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from recommender.ml.allocator import active_allocator, use_tcmalloc  # noqa: E402
+
+use_tcmalloc()  # before torch is loaded: the command restarts with tcmalloc when it is installed
+
 import torch  # noqa: E402
 
 from recommender.ml.baselines import peak_rss_mb  # noqa: E402
@@ -92,6 +96,7 @@ def main() -> int:
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
           f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset: libgomp spins briefly)')}, "
+          f"malloc: {active_allocator()} (GRAPHCART_MALLOC=system: glibc's), "
           f"load average at start {os.getloadavg()[0]:.1f}", flush=True)
     started = time.perf_counter()
     dataset = scale_dataset(args.users, args.items, args.interactions, args.social, seed=args.seed)

@@ -23,7 +23,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-OMP_WAIT_POLICY=PASSIVE "$PY" -m celery -A config worker -Q default,gpu --pool solo --loglevel INFO -n "demo-worker@%h" \
+# The worker trains: under tcmalloc when it is installed (recommender/ml/allocator.py says why).
+LD_PRELOAD="$("$PY" -m recommender.ml.allocator)" OMP_WAIT_POLICY=PASSIVE "$PY" -m celery -A config worker -Q default,gpu --pool solo --loglevel INFO -n "demo-worker@%h" \
   >"$LOG_DIR/worker.log" 2>&1 &
 pids+=($!)
 "$PY" -m celery -A config beat --loglevel INFO >"$LOG_DIR/beat.log" 2>&1 &

@@ -31,6 +31,7 @@ from queue import Empty  # noqa: E402
 
 import torch  # noqa: E402
 
+from .allocator import active_allocator, use_tcmalloc  # noqa: E402
 from .baselines import ABLATIONS, BASELINES, DEFAULT_NAMES, resolve_device, run_model  # noqa: E402
 from .data import load_csv  # noqa: E402
 from .train import TrainConfig, config_arguments, native_bfloat16  # noqa: E402
@@ -136,6 +137,7 @@ def machine(device: str) -> dict:
             "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
             # what softmax_precision="auto" resolves to here (used by the sampled loss only)
             "native_bfloat16": native_bfloat16(dev),
+            "allocator": active_allocator(),  # tcmalloc when installed (recommender/ml/allocator.py)
             "load_average_at_start": round(os.getloadavg()[0], 1)}  # > cpu_count: a shared, busy machine
 
 
@@ -203,4 +205,5 @@ def main(argv=None) -> int:
     return 1 if failed else 0
 
 if __name__ == "__main__":
+    use_tcmalloc()  # here, not in main(): tests call main() inside their own process
     sys.exit(main())

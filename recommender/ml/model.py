@@ -174,20 +174,40 @@ class Tower(nn.Module):
         self._cache = None
         return out
 
-    def content_vectors(self) -> Tensor | None:
+    def content_vectors(self, item_ids: Tensor | None = None) -> Tensor | None:
+        """Each item's content vector (the mean of its label embeddings); only item_ids' when given."""
         if self.features is None:
             return None
         g = self.graph_inputs
-        return self.features(g.item_feature_index, g.item_feature_offsets)
+        if item_ids is None:
+            return self.features(g.item_feature_index, g.item_feature_offsets)
+        ends = torch.cat([g.item_feature_offsets[1:], g.item_feature_offsets.new_tensor([len(g.item_feature_index)])])
+        starts, counts = g.item_feature_offsets[item_ids], (ends - g.item_feature_offsets)[item_ids]
+        # the labels of item_ids, bag after bag: position k of bag b is starts[b] + k
+        bag_starts = torch.cumsum(counts, 0) - counts
+        within = torch.arange(int(counts.sum()), device=counts.device) - bag_starts.repeat_interleave(counts)
+        index = g.item_feature_index[starts.repeat_interleave(counts) + within]
+        return self.features(index, bag_starts)
 
-    def propagate(self, return_attention: bool = False) -> Propagated:
-        """Graph and social user vectors and the item vectors; cached in eval mode."""
-        if not self.training and self._cache is not None and \
+    def propagate(self, return_attention: bool = False, item_ids: Tensor | None = None) -> Propagated:
+        """Graph and social user vectors and the item vectors; cached in eval mode.
+
+        item_ids (training a tower without the graph branch, whose item vectors are row by row):
+        compute only these items' vectors; `items` then holds them in that order, and the caller
+        indexes it with positions in item_ids (start token len(item_ids), padding one more).
+        """
+        if item_ids is not None:
+            if self.active["graph"]:
+                raise ValueError("a tower with the graph branch propagates over every item")
+            if not self.training:
+                raise ValueError("item_ids is for training (eval mode caches the whole catalogue)")
+        elif not self.training and self._cache is not None and \
                 (self._cache.social_attention is not None or not return_attention or not self.active["social"]):
             return self._cache
         if self.graph_inputs is None:
             raise RuntimeError("call attach(GraphInputs) before using the model")
-        users, items = self.user_embedding.weight, self.item_embedding.weight
+        users = self.user_embedding.weight
+        items = self.item_embedding.weight if item_ids is None else self.item_embedding(item_ids)
         if self.active["graph"]:
             x = torch.cat([users, items])
             layers = [x]
@@ -196,7 +216,7 @@ class Tower(nn.Module):
                 layers.append(x)
             x = torch.stack(layers).mean(0)
             users, items = x[: self.n_users], x[self.n_users:]
-        content = self.content_vectors()
+        content = self.content_vectors(item_ids)
         if content is not None:
             items = items + content
         social, attention, inputs = None, None, None
@@ -321,13 +341,13 @@ class Tower(nn.Module):
     def prefix_means(self, prop: Propagated, inputs: Tensor) -> Tensor:
         """[B, L, d]: mean item vector of the real items among inputs[..t] (zero before any)."""
         table = self._mean_table(prop)
-        real = (inputs < self.n_items).to(prop.items.dtype).cumsum(1).clamp(min=1)
+        real = (inputs < len(prop.items)).to(prop.items.dtype).cumsum(1).clamp(min=1)
         return table[inputs].cumsum(1) / real[..., None]
 
     def bag_means(self, prop: Propagated, targets: Tensor) -> Tensor:
         """[B, L, d]: mean item vector of the other targets of the row (zero when there are none)."""
         vectors = self._mean_table(prop)[targets]
-        real = (targets < self.n_items).to(prop.items.dtype)
+        real = (targets < len(prop.items)).to(prop.items.dtype)
         others = (real.sum(1, keepdim=True) - real).clamp(min=1)
         return (vectors.sum(1, keepdim=True) - vectors) / others[..., None]
 
@@ -383,10 +403,11 @@ class Tower(nn.Module):
 
     def training_user_vectors(self, users: Tensor, inputs: Tensor, lengths: Tensor, prop: Propagated,
                               targets: Tensor | None = None) -> Tensor:
-        """Fused user vectors for every prefix position: [B, L, d]."""
+        """Fused user vectors for every prefix position: [B, L, d]. inputs and targets index
+        prop.items (the start token one past its end, padding two past)."""
         graph, social, sequence, _ = self.branch_vectors(prop, users, inputs, lengths, targets)
         drop = lambda v: self.dropout(v) if v is not None else None  # noqa: E731
-        history_len = (inputs < self.n_items).cumsum(1)  # real items in inputs[..t]
+        history_len = (inputs < len(prop.items)).cumsum(1)  # real items in inputs[..t]
         return self.fuse(drop(graph), drop(social), sequence, history_len)[0]
 
     # ------------------------------------------------------------ inference

@@ -33,6 +33,7 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 
 from . import metrics
 from .data import Dataset
@@ -250,19 +251,39 @@ def length_batches(users: list[int], seqs: list[list[int]], config: TrainConfig,
     return [batches[k] for k in torch.randperm(len(batches), generator=generator).tolist()]
 
 
-def loss_fn(config: TrainConfig, user_vecs: torch.Tensor, items: torch.Tensor, targets: torch.Tensor,
-            generator: torch.Generator) -> torch.Tensor:
-    """user_vecs [N, d], items [n_items, d], targets [N]."""
-    n_items = items.shape[0]
+def sample_negatives(config: TrainConfig, n_items: int, n_targets: int, generator: torch.Generator) -> Tensor | None:
+    """The loss's negatives over the whole catalogue: shared by the batch ("sampled"), one per
+    target ("bpr"), none for the full softmax."""
     loss = config.resolved_loss(n_items)
+    if loss == "sampled":
+        return torch.randint(n_items, (min(config.negatives, n_items),), generator=generator)
+    if loss == "bpr":
+        return torch.randint(n_items, (n_targets,), generator=generator)
+    return None
+
+
+def loss_fn(config: TrainConfig, user_vecs: Tensor, items: Tensor, targets: Tensor, negatives: Tensor | None,
+            n_items: int | None = None) -> Tensor:
+    """user_vecs [N, d], items [n, d] (the catalogue, or the batch's items of it), targets [N] and
+    negatives (sample_negatives) index items. n_items: the catalogue's size (default n)."""
+    loss = config.resolved_loss(n_items or items.shape[0])
     if loss == "ce":
         return F.cross_entropy(user_vecs @ items.T, targets)
+    negatives = negatives.to(items.device)
     if loss == "sampled":
-        negatives = torch.randint(n_items, (min(config.negatives, n_items),), generator=generator).to(items.device)
         return sampled_softmax_loss(user_vecs, items, targets, negatives, config.softmax_matmul_dtype(items.device))
-    negatives = torch.randint(n_items, (len(targets),), generator=generator).to(items.device)
     diff = (user_vecs * (items[targets] - items[negatives])).sum(-1)
     return -F.logsigmoid(diff).mean()
+
+
+def batch_items(n_items: int, inputs: Tensor, targets: Tensor, negatives: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """The items a batch touches, sorted, and inputs, targets and negatives as positions in them
+    (the start token n_items and padding n_items + 1 become one and two past the end)."""
+    tokens = torch.tensor([n_items, n_items + 1], device=inputs.device)
+    ids, where = torch.unique(torch.cat([tokens, inputs.flatten(), targets.flatten(), negatives.to(inputs.device)]),
+                              return_inverse=True)  # the tokens sort last
+    a, b = 2 + inputs.numel(), 2 + inputs.numel() + targets.numel()
+    return ids[:-2], where[2:a].view_as(inputs), where[a:b].view_as(targets), where[b:]
 
 
 def make_score_fn(model: HybridRecommender, dataset: Dataset, device: torch.device):
@@ -295,6 +316,11 @@ def train_tower(dataset: Dataset, config: TrainConfig, branches: tuple[str, ...]
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     model = build_tower(dataset, config, branches).to(dev)
+    # Without the graph branch an item's vector is its own row (embedding + content), and with
+    # sampled negatives a batch touches a fraction of the catalogue: compute only those rows (the
+    # same numbers as the whole table, up to float summation order; at 50k items a few % of the
+    # sequence epoch: no catalogue-wide table to build and back-propagate per batch).
+    by_batch_items = "graph" not in branches and config.resolved_loss(dataset.n_items) in ("sampled", "bpr")
     # foreach: one multi-tensor update instead of a Python loop over parameters (torch's default
     # only on CUDA); on the CPU the same numbers, checked bit for bit. The dense update of the
     # item table itself stays memory-bound (docs/benchmarks.md, "Sixth session").
@@ -313,11 +339,15 @@ def train_tower(dataset: Dataset, config: TrainConfig, branches: tuple[str, ...]
         for users in length_batches(active_users, dataset.train_seqs, config, generator, max_batches):
             inputs, targets, lengths = sample_windows(dataset.train_seqs, users, config.max_len,
                                                       start_token, pad, generator)
-            inputs, targets, lengths = inputs.to(dev), targets.to(dev), lengths.to(dev)
-            prop = model.propagate()
-            user_vecs = model.training_user_vectors(torch.tensor(users, device=dev), inputs, lengths, prop, targets)
             valid = targets != pad
-            loss = loss_fn(config, user_vecs[valid], prop.items, targets[valid], generator)
+            negatives = sample_negatives(config, dataset.n_items, int(valid.sum()), generator)
+            inputs, targets, lengths, valid = inputs.to(dev), targets.to(dev), lengths.to(dev), valid.to(dev)
+            item_ids = None
+            if by_batch_items:
+                item_ids, inputs, targets, negatives = batch_items(dataset.n_items, inputs, targets, negatives)
+            prop = model.propagate(item_ids=item_ids)
+            user_vecs = model.training_user_vectors(torch.tensor(users, device=dev), inputs, lengths, prop, targets)
+            loss = loss_fn(config, user_vecs[valid], prop.items, targets[valid], negatives, dataset.n_items)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -374,7 +404,8 @@ def fit_gate(model: HybridRecommender, dataset: Dataset, config: TrainConfig, de
                                           torch.tensor(float("-inf"), device=dev))
                 loss = F.cross_entropy(logits, targets[batch].to(dev))
             else:
-                loss = loss_fn(config, user, items, targets[batch].to(dev), generator)
+                negatives = sample_negatives(config, dataset.n_items, len(batch), generator)
+                loss = loss_fn(config, user, items, targets[batch].to(dev), negatives)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -504,4 +535,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    from .allocator import use_tcmalloc
+
+    use_tcmalloc()  # here, not in main(): tests call main() inside their own process
     sys.exit(main())

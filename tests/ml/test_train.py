@@ -209,3 +209,73 @@ def test_softmax_precision_is_validated_and_auto_follows_the_hardware(monkeypatc
     assert TrainConfig().softmax_matmul_dtype(cpu) == torch.bfloat16
     monkeypatch.setattr(train_module, "_cpu_flags", lambda: frozenset({"avx2", "avx512f"}))
     assert TrainConfig().softmax_matmul_dtype(cpu) == torch.float32  # emulated bfloat16 would be slower
+
+
+def featured_dataset():
+    """Chains of items with content labels (one item has none), friends among the users."""
+    from recommender.ml.data import Interaction, build_dataset
+
+    interactions = [Interaction(f"u{u}", f"i{(u + t) % 12}", t) for u in range(8) for t in range(6)]
+    items = {f"i{k}": ({"brand": f"b{k % 3}", "tags": f"t{k % 2}|t{k % 5}"} if k != 4 else {}) for k in range(12)}
+    social = [(f"u{u}", f"u{(u + 1) % 8}") for u in range(8)]
+    return build_dataset(interactions, social, items=items)
+
+
+def test_batch_items_are_positions_in_the_sorted_items_a_batch_touches():
+    from recommender.ml.train import batch_items
+
+    inputs = torch.tensor([[10, 7, 3], [10, 11, 11]])  # 10 items: start token 10, padding 11
+    targets = torch.tensor([[7, 3, 5], [2, 11, 11]])
+    ids, inputs_c, targets_c, negatives_c = batch_items(10, inputs, targets, torch.tensor([5, 9, 9]))
+    assert ids.tolist() == [2, 3, 5, 7, 9]
+    assert inputs_c.tolist() == [[5, 3, 1], [5, 6, 6]] and targets_c.tolist() == [[3, 1, 2], [0, 6, 6]]
+    assert negatives_c.tolist() == [2, 4, 4]
+
+
+@pytest.mark.parametrize("branches", [("sequence",), ("social",), ("social", "sequence")])
+def test_a_tower_without_the_graph_computes_only_its_batchs_items_to_the_same_loss_and_gradients(branches):
+    """What train_tower does with sampled negatives: the same loss and gradients as the whole item table."""
+    from recommender.ml.train import batch_items, build_tower, loss_fn, sample_negatives, sample_windows
+
+    ds = featured_dataset()
+    config = tiny(loss="sampled", negatives=5, dropout=0.0, sequence_dropout=0.0)
+    assert ds.n_item_features
+    torch.manual_seed(0)
+    tower = build_tower(ds, config, branches).train()
+    generator = torch.Generator().manual_seed(0)
+    users = [0, 3, 5]
+    inputs, targets, lengths = sample_windows(ds.train_seqs, users, config.max_len, ds.n_items, ds.n_items + 1, generator)
+    valid = targets != ds.n_items + 1
+    negatives = sample_negatives(config, ds.n_items, int(valid.sum()), generator)
+
+    def loss_and_grads(prop, inputs, targets, negatives):
+        tower.zero_grad()
+        vectors = tower.training_user_vectors(torch.tensor(users), inputs, lengths, prop, targets)
+        loss = loss_fn(config, vectors[valid], prop.items, targets[valid], negatives, ds.n_items)
+        loss.backward()
+        return loss, {n: p.grad.clone() for n, p in tower.named_parameters() if p.grad is not None}
+
+    whole, whole_grads = loss_and_grads(tower.propagate(), inputs, targets, negatives)
+    ids, inputs_c, targets_c, negatives_c = batch_items(ds.n_items, inputs, targets, negatives)
+    assert len(ids) < ds.n_items  # the check means something: not every item is in the batch
+    prop = tower.propagate(item_ids=ids)
+    assert torch.allclose(prop.items, tower.propagate().items[ids])
+    part, part_grads = loss_and_grads(prop, inputs_c, targets_c, negatives_c)
+    assert torch.allclose(part, whole, atol=1e-6)
+    assert whole_grads.keys() == part_grads.keys() and "item_embedding.weight" in whole_grads
+    for name, grad in whole_grads.items():
+        assert torch.allclose(part_grads[name], grad, atol=1e-6), name
+
+
+def test_only_a_training_tower_without_the_graph_propagates_part_of_the_items():
+    from recommender.ml.train import build_tower
+
+    ds = featured_dataset()
+    ids = torch.tensor([1, 4])
+    with pytest.raises(ValueError, match="graph branch"):
+        build_tower(ds, tiny(), ("graph",)).train().propagate(item_ids=ids)
+    with pytest.raises(ValueError, match="training"):
+        build_tower(ds, tiny(), ("sequence",)).eval().propagate(item_ids=ids)
+    tower = build_tower(ds, tiny(), ("sequence",)).eval()
+    assert torch.equal(tower.content_vectors(ids), tower.content_vectors()[ids])
+    assert not tower.content_vectors(torch.tensor([ds.item_index["i4"]])).any()  # no labels: zero content
