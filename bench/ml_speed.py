@@ -10,7 +10,9 @@ Synthetic data (generated in-process, vectorized; Zipf-like item popularity), th
 3. top-100 for every user (Recommender.recommend_many, seen items masked),
 4. `step` + re-rank of 100 candidates for one customer, p50/p99 over --calls calls.
 Targets: epoch <= 60 s, RSS <= 8 GB, top-100 for all <= 30 s, step + re-rank <= 5 ms.
-The machine's load average is printed too: on a shared CPU the figures include waiting.
+The machine's load average is printed too: on a shared CPU the figures include waiting; so is
+the CPU time the hypervisor gave to other guests during training ("steal"), which slows a
+virtual machine's run without showing in its load.
 Never asserts: it prints what it measured.
 
 --omp-wait: how torch's idle OpenMP threads wait between parallel regions. "passive" (the
@@ -82,6 +84,16 @@ def line(label: str, value: float, unit: str, target_key: str | None = None) -> 
     return text
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """(all, steal) CPU ticks since boot from /proc/stat ((0, 0) where there is none)."""
+    try:
+        with open("/proc/stat") as stat:
+            values = [int(v) for v in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return sum(values[:8]), (values[7] if len(values) > 7 else 0)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], parents=[_WAIT])
     parser.add_argument("--users", type=int, default=100_000)
@@ -105,9 +117,10 @@ def main() -> int:
           f"{dataset.stats['social_edges']:,} social edges", flush=True)
 
     config = TrainConfig(epochs=1, eval_users=args.eval_users, seed=args.seed)
-    started = time.perf_counter()
+    started, ticks = time.perf_counter(), cpu_ticks()
     result = train(dataset, config, device=args.device)
     train_call = time.perf_counter() - started
+    total, steal = (after - before for after, before in zip(cpu_ticks(), ticks))
     epoch = result.history[-1]["seconds"]
     print(line(f"one training epoch, all towers ({result.device})", epoch, "s", "epoch_s"))
     previous = 0.0
@@ -116,6 +129,7 @@ def main() -> int:
         previous = point["seconds"]
     print(line("fitting the score gate (after the towers)", result.gate_seconds, "s"))
     print(line("  train() in all (+ full val and test ranking)", train_call, "s"))
+    print(line("  CPU time stolen by the hypervisor meanwhile", 100 * steal / max(total, 1), "%"))
     print(line("peak RSS (process, after training)", peak_rss_mb(), "MB", "peak_rss_mb"), flush=True)
 
     rec = Recommender.from_training(result, dataset)

@@ -1,4 +1,5 @@
 """The chunked sampled softmax equals the dense computation it replaces, gradients included."""
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -12,8 +13,10 @@ def dense_sampled_softmax(user_vecs, items, targets, negatives):
     return F.cross_entropy(logits, torch.zeros(len(targets), dtype=torch.long))
 
 
-def test_matches_dense_loss_and_gradients_across_chunks(monkeypatch):
+@pytest.mark.parametrize("keep_logits_bytes", [0, 1 << 20], ids=["recomputed", "kept"])
+def test_matches_dense_loss_and_gradients_across_chunks(monkeypatch, keep_logits_bytes):
     monkeypatch.setattr(softmax, "CHUNK_ROWS", 7)  # several chunks, the last one partial
+    monkeypatch.setattr(softmax, "KEEP_LOGITS_BYTES", keep_logits_bytes)  # the backward's logits
     generator = torch.Generator().manual_seed(0)
     users = torch.randn(50, 8, dtype=torch.float64, generator=generator, requires_grad=True)
     items = torch.randn(30, 8, dtype=torch.float64, generator=generator, requires_grad=True)
@@ -55,3 +58,24 @@ def test_bfloat16_products_keep_the_loss_and_gradients_close(monkeypatch):
     for got, want in zip(low_grads, exact_grads):
         assert F.cosine_similarity(got.flatten(), want.flatten(), dim=0) > 0.999
         assert not torch.equal(got, want)  # the products really ran in bfloat16
+
+
+def test_kept_logits_give_the_same_gradients_bit_for_bit(monkeypatch):
+    """Keeping the forward's logits only saves the backward recomputing them: the same numbers."""
+    monkeypatch.setattr(softmax, "CHUNK_ROWS", 16)
+    generator = torch.Generator().manual_seed(1)
+    users = torch.randn(40, 8, generator=generator, requires_grad=True)
+    items = torch.randn(30, 8, generator=generator, requires_grad=True)
+    targets, negatives = torch.randint(30, (40,), generator=generator), torch.randint(30, (12,), generator=generator)
+    chunk_logits, calls = softmax._chunk_logits, []
+    monkeypatch.setattr(softmax, "_chunk_logits", lambda *a: calls.append(1) or chunk_logits(*a))
+    results, products = [], []
+    for budget in (0, 1 << 20):
+        monkeypatch.setattr(softmax, "KEEP_LOGITS_BYTES", budget)
+        calls.clear()
+        loss = softmax.sampled_softmax_loss(users, items, targets, negatives)
+        results.append((loss, *torch.autograd.grad(loss, (users, items))))
+        products.append(len(calls))
+    assert products == [6, 3]  # 3 chunks: forward and backward each, or the forward only
+    for recomputed, kept in zip(*results):
+        assert torch.equal(recomputed, kept)
