@@ -77,7 +77,8 @@ class _CandidateSoftmax(torch.autograd.Function):
             end = min(begin + CHUNK_ROWS, n)
             logits = kept[k] if kept else _chunk_logits(u_mm, candidates_mm, begin, end, hit_rows, hit_cols,
                                                         bounds[k:k + 2])
-            probs = (torch.exp(logits - lse[begin:end, None]) * scale).to(mm)  # excluded cells: exp(-inf) = 0
+            # in place: the chunk is this backward's own (recomputed, or kept for it); excluded cells: exp(-inf) = 0
+            probs = logits.sub_(lse[begin:end, None]).exp_().mul_(scale).to(mm)
             grad_u[begin:end] = probs @ candidates_mm
             if mm == u.dtype:  # the float32 path exactly as before (addmm_ wants one dtype)
                 grad_c.addmm_(probs.T, u[begin:end])
