@@ -13,7 +13,9 @@ Targets: epoch <= 60 s, RSS <= 8 GB, top-100 for all <= 30 s, step + re-rank <= 
 The machine's load average is printed too: on a shared CPU the figures include waiting; so is
 the CPU time the hypervisor gave to other guests during training ("steal"), which slows a
 virtual machine's run without showing in its load.
-Never asserts: it prints what it measured.
+Never asserts: it prints what it measured. Like the other training entry points it restarts
+once under tcmalloc when that is installed (recommender/ml/allocator.py; GRAPHCART_MALLOC=system
+keeps glibc's malloc, for comparison).
 
 --omp-wait: how torch's idle OpenMP threads wait between parallel regions. "passive" (the
 default here, as in recommender/ml/bench.py and the demo worker) sleeps at once: robust when
