@@ -5,7 +5,8 @@
 Uses the configured database (seeding the default demo store when it is empty) and runs the
 Celery tasks inline (always-eager), so the figure is the work itself: snapshot, training with
 the default TrainConfig, baselines, artifact, comparison with the active model, and
-materializing the top-N of every customer. Target: <= 300 s on the CPU.
+materializing the top-N of every customer. Target: <= 300 s on the CPU. Runs as `make run`'s
+worker does: OMP_WAIT_POLICY=PASSIVE and tcmalloc when installed.
 """
 import argparse
 import os
@@ -15,6 +16,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as `make run` starts the worker
+
+from recommender.ml.allocator import active_allocator, use_tcmalloc  # noqa: E402
+
+use_tcmalloc()  # as the worker: tcmalloc when it is installed (GRAPHCART_MALLOC=system: glibc's)
 
 
 def main() -> int:
@@ -23,6 +29,7 @@ def main() -> int:
     parser.add_argument("--products", type=int, default=1500)
     args = parser.parse_args()
 
+    print(f"malloc: {active_allocator()}, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}", flush=True)
     import django
 
     django.setup()
