@@ -4,7 +4,7 @@ glibc's malloc hands the big tensors of a training step (above its mmap threshol
 kernel when they are freed, and the next step's tensors arrive as fresh pages the kernel must
 zero: at 100k users that is most of the system time of an epoch. tcmalloc keeps freed memory for
 reuse. Measured on the 2-core Intel machine, one epoch per tower at 100k users / 50k items, the
-same losses to the last digit: graph tower 29.7 -> 24.9 s, social 28.5 -> 22.3 s, sequence
+same losses to the last printed digit: graph tower 29.7 -> 24.9 s, social 28.5 -> 22.3 s, sequence
 57.9 -> 49.7 s, peak RSS 3.4 -> 3.7 GB (docs/benchmarks.md, "Seventh session").
 
 An allocator is chosen when a process starts (LD_PRELOAD), so `use_tcmalloc()` re-executes the

@@ -24,6 +24,7 @@ and cached, so serving one customer is an LSTM step plus one matvec.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -66,6 +67,12 @@ class GraphInputs:
     def to(self, device) -> "GraphInputs":
         return GraphInputs(self.adjacency.to(device), self.social_edge_index.to(device),
                            self.item_feature_index.to(device), self.item_feature_offsets.to(device))
+
+    @functools.cached_property
+    def item_feature_counts(self) -> Tensor:
+        """How many content labels each item has (its bag's length), computed once."""
+        offsets = self.item_feature_offsets
+        return torch.cat([offsets[1:], offsets.new_tensor([len(self.item_feature_index)])]) - offsets
 
 
 @dataclass
@@ -181,8 +188,7 @@ class Tower(nn.Module):
         g = self.graph_inputs
         if item_ids is None:
             return self.features(g.item_feature_index, g.item_feature_offsets)
-        ends = torch.cat([g.item_feature_offsets[1:], g.item_feature_offsets.new_tensor([len(g.item_feature_index)])])
-        starts, counts = g.item_feature_offsets[item_ids], (ends - g.item_feature_offsets)[item_ids]
+        starts, counts = g.item_feature_offsets[item_ids], g.item_feature_counts[item_ids]
         # the labels of item_ids, bag after bag: position k of bag b is starts[b] + k
         bag_starts = torch.cumsum(counts, 0) - counts
         within = torch.arange(int(counts.sum()), device=counts.device) - bag_starts.repeat_interleave(counts)

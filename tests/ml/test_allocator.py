@@ -33,7 +33,7 @@ def test_a_command_restarts_once_under_tcmalloc(library):
     assert run_child() == ["before", "before", "tcmalloc"]
 
 
-def test_glibc_malloc_on_request_and_no_second_restart(library, monkeypatch):
+def test_glibc_malloc_on_request_and_no_second_restart(library):
     assert run_child(GRAPHCART_MALLOC="system") == ["before", "system"]
     # a restart that did not get tcmalloc loaded (the loader only warns) does not loop
     assert run_child(**{REEXECUTED: "1"}) == ["before", "system"]
