@@ -62,7 +62,7 @@ def main() -> int:
     if args.profile:
         profiler = cProfile.Profile()
         profiler.runcall(lambda: [get(customer) for customer in ids])
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(int(os.environ.get("PROFILE_ROWS", "25")))
     return 0
 
 
