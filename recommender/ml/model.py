@@ -407,6 +407,25 @@ class Tower(nn.Module):
         pooled = (attention[:, None] @ out)[:, 0]
         return self.sequence_head(self.sequence_dropout(torch.cat([state, pooled], -1))), attention
 
+    @property
+    def position_independent(self) -> bool:
+        """Whether the fused user vector is the same at every position of a user's window: no
+        sequence branch, no prefix-mean graph vector, and no history length in a multi-branch
+        gate (the social tower of the hybrid). Training then computes it once per user
+        (training_row_vectors) instead of once per target."""
+        if self.active["sequence"] or (self.active["graph"] and self.prefix_graph):
+            return False
+        return sum(self.active.values()) == 1 or not self.gate_length
+
+    def training_row_vectors(self, users: Tensor, prop: Propagated) -> Tensor:
+        """[B, d]: the fused user vector of each user of a position_independent tower, with one
+        dropout mask per user (each of the user's targets is scored with that one vector)."""
+        if not self.position_independent:
+            raise ValueError("this tower's user vector depends on the position: use training_user_vectors")
+        graph = self.dropout(prop.user_graph[users]) if self.active["graph"] else None
+        social = self.dropout(prop.user_social[users]) if self.active["social"] else None
+        return self.fuse(graph, social, None)[0]
+
     def training_user_vectors(self, users: Tensor, inputs: Tensor, lengths: Tensor, prop: Propagated,
                               targets: Tensor | None = None) -> Tensor:
         """Fused user vectors for every prefix position: [B, L, d]. inputs and targets index

@@ -112,3 +112,30 @@ def sampled_softmax_loss(user_vecs: Tensor, items: Tensor, targets: Tensor, nega
     return candidate_softmax_loss(user_vecs, items.index_select(0, targets), items.index_select(0, negatives),
                                   hit_rows, hit_cols, matmul_dtype)
 
+
+
+def row_sampled_softmax_loss(row_vecs: Tensor, items: Tensor, rows: Tensor, targets: Tensor, negatives: Tensor,
+                             matmul_dtype: torch.dtype | None = None) -> Tensor:
+    """sampled_softmax_loss for targets that share their row's user vector: target n is scored
+    with row_vecs[rows[n]], so the [B, K] negative logits are computed once per row, not once
+    per target (a user's window holds up to max_len targets). A negative that is any of the
+    row's targets is excluded from the row: no positive of a user is pushed down as a negative
+    of another of its positives.
+
+    row_vecs [B, d], items [n, d], rows and targets [N] (every row has at least one target),
+    negatives [K] (indices into items). Mean over the N targets.
+    """
+    mm = matmul_dtype or row_vecs.dtype
+    candidates = items.index_select(0, negatives)
+    logits = (row_vecs.to(mm) @ candidates.to(mm).T).to(torch.promote_types(row_vecs.dtype, torch.float32))
+    is_negative = torch.zeros(items.shape[0], dtype=torch.bool, device=items.device)
+    is_negative[negatives] = True
+    hits = is_negative[targets].nonzero().squeeze(1)
+    if len(hits):
+        pairs, cols = (negatives[None] == targets[hits][:, None]).nonzero(as_tuple=True)
+        # a large finite value, not -inf: a row whose every negative is a hit (a tiny catalogue)
+        # then has a finite, negligible negative term instead of a NaN gradient
+        logits = logits.index_put((rows[hits][pairs], cols), logits.new_tensor(torch.finfo(logits.dtype).min))
+    negative_lse = torch.logsumexp(logits, 1)                                  # [B]
+    positive = (row_vecs.index_select(0, rows) * items.index_select(0, targets)).sum(-1)  # [N]
+    return (torch.logaddexp(positive, negative_lse[rows]) - positive).mean()

@@ -9,7 +9,9 @@ Within a tower, each epoch visits every user with train items once. A user contr
 `max_len` consecutive train items (a random window for longer sequences), and every position of the
 window is a target: the tower predicts item t from the start token and items < t (with the user's
 graph and social vectors fused in, in a tower that has them). So a sequence branch learns from
-every prefix and a graph branch from every train item, in one pass.
+every prefix and a graph branch from every train item, in one pass. A tower whose user vector is
+the same at every position (the social tower) scores all of a user's targets with one vector,
+computed (and dropped out) once per user: row_loss_fn.
 
 Loss (TrainConfig.loss):
 - "ce": full-softmax cross-entropy over the whole catalogue. It won on validation, so "auto"
@@ -39,7 +41,7 @@ from . import metrics
 from .data import Dataset
 from .hybrid import HybridRecommender, format_towers, parse_towers
 from .model import GraphInputs, Tower
-from .softmax import sampled_softmax_loss
+from .softmax import row_sampled_softmax_loss, sampled_softmax_loss
 
 LOSSES = ("auto", "ce", "sampled", "bpr")
 SOFTMAX_PRECISIONS = ("auto", "float32", "bfloat16")
@@ -276,6 +278,23 @@ def loss_fn(config: TrainConfig, user_vecs: Tensor, items: Tensor, targets: Tens
     return -F.logsigmoid(diff).mean()
 
 
+def row_loss_fn(config: TrainConfig, row_vecs: Tensor, items: Tensor, rows: Tensor, targets: Tensor,
+                negatives: Tensor | None, n_items: int | None = None) -> Tensor:
+    """loss_fn for a tower whose user vector is one per row (Tower.position_independent):
+    target n is scored with row_vecs[rows[n]]. The same loss as loss_fn(row_vecs[rows], ...)
+    (with "sampled", a negative that is any target of the row is excluded, not only the
+    target's own), for a per-row share of its softmax work."""
+    loss = config.resolved_loss(n_items or items.shape[0])
+    if loss == "ce":
+        logits = row_vecs @ items.T  # [B, n]: each user's row once, not once per target
+        return (torch.logsumexp(logits, 1)[rows] - logits[rows, targets]).mean()
+    negatives = negatives.to(items.device)
+    if loss == "sampled":
+        return row_sampled_softmax_loss(row_vecs, items, rows, targets, negatives,
+                                        config.softmax_matmul_dtype(items.device))
+    return loss_fn(config, row_vecs[rows], items, targets, negatives, n_items)
+
+
 def batch_items(n_items: int, inputs: Tensor, targets: Tensor, negatives: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """The items a batch touches, sorted, and inputs, targets and negatives as positions in them
     (the start token n_items and padding n_items + 1 become one and two past the end)."""
@@ -321,6 +340,10 @@ def train_tower(dataset: Dataset, config: TrainConfig, branches: tuple[str, ...]
     # same numbers as the whole table, up to float summation order; at 50k items a few % of the
     # sequence epoch: no catalogue-wide table to build and back-propagate per batch).
     by_batch_items = "graph" not in branches and config.resolved_loss(dataset.n_items) in ("sampled", "bpr")
+    # A tower whose user vector does not change along the window (the social tower) computes it,
+    # its dropout and its softmax once per user instead of once per target (up to max_len times
+    # less work; the social tower's epoch at 100k users: docs/benchmarks.md, "Eighth session").
+    per_row = model.position_independent
     # foreach: one multi-tensor update instead of a Python loop over parameters (torch's default
     # only on CUDA); on the CPU the same numbers, checked bit for bit. The dense update of the
     # item table itself stays memory-bound (docs/benchmarks.md, "Sixth session").
@@ -346,8 +369,14 @@ def train_tower(dataset: Dataset, config: TrainConfig, branches: tuple[str, ...]
             if by_batch_items:
                 item_ids, inputs, targets, negatives = batch_items(dataset.n_items, inputs, targets, negatives)
             prop = model.propagate(item_ids=item_ids)
-            user_vecs = model.training_user_vectors(torch.tensor(users, device=dev), inputs, lengths, prop, targets)
-            loss = loss_fn(config, user_vecs[valid], prop.items, targets[valid], negatives, dataset.n_items)
+            user_ids = torch.tensor(users, device=dev)
+            if per_row:
+                rows, positions = valid.nonzero(as_tuple=True)
+                loss = row_loss_fn(config, model.training_row_vectors(user_ids, prop), prop.items, rows,
+                                   targets[rows, positions], negatives, dataset.n_items)
+            else:
+                user_vecs = model.training_user_vectors(user_ids, inputs, lengths, prop, targets)
+                loss = loss_fn(config, user_vecs[valid], prop.items, targets[valid], negatives, dataset.n_items)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -79,3 +79,40 @@ def test_kept_logits_give_the_same_gradients_bit_for_bit(monkeypatch):
     assert products == [6, 3]  # 3 chunks: forward and backward each, or the forward only
     for recomputed, kept in zip(*results):
         assert torch.equal(recomputed, kept)
+
+
+def test_row_softmax_equals_the_per_target_softmax_when_no_row_shares_a_hit():
+    """Targets that share their row's vector: the same loss and gradients as the per-target
+    computation whenever a negative is at most the target's own (the accidental hit it excludes)."""
+    generator = torch.Generator().manual_seed(2)
+    rows_vecs = torch.randn(4, 8, dtype=torch.float64, generator=generator, requires_grad=True)
+    items = torch.randn(40, 8, dtype=torch.float64, generator=generator, requires_grad=True)
+    rows = torch.tensor([0, 0, 1, 2, 2, 2, 3])
+    targets = torch.tensor([1, 2, 3, 4, 5, 6, 7])
+    negatives = torch.tensor([20, 21, 3, 22, 23, 3])  # 3: row 1's only target, twice
+    expected = dense_sampled_softmax(rows_vecs[rows], items, targets, negatives)
+    expected_grads = torch.autograd.grad(expected, (rows_vecs, items))
+    loss = softmax.row_sampled_softmax_loss(rows_vecs, items, rows, targets, negatives)
+    grads = torch.autograd.grad(loss, (rows_vecs, items))
+    assert torch.allclose(loss, expected)
+    for got, want in zip(grads, expected_grads):
+        assert torch.allclose(got, want)
+
+
+def test_row_softmax_excludes_every_target_of_the_row_from_its_negatives():
+    users = torch.tensor([[1.0, 0.0]])
+    items = torch.tensor([[5.0, 0.0], [4.0, 0.0], [0.0, 0.0]])
+    rows, targets = torch.tensor([0, 0]), torch.tensor([0, 1])
+    # negatives = [the other target, an item scored 0]: only the 0 competes with either target
+    loss = softmax.row_sampled_softmax_loss(users, items, rows, targets, torch.tensor([1, 2]))
+    expected = (torch.log1p(torch.exp(torch.tensor(-5.0))) + torch.log1p(torch.exp(torch.tensor(-4.0)))) / 2
+    assert torch.isclose(loss, expected)
+
+
+def test_row_softmax_stays_finite_when_every_negative_is_a_target_of_the_row():
+    users = torch.randn(1, 4, requires_grad=True)
+    items = torch.randn(3, 4)
+    loss = softmax.row_sampled_softmax_loss(users, items, torch.tensor([0, 0]), torch.tensor([0, 1]),
+                                            torch.tensor([1, 0, 1]))
+    (grad,) = torch.autograd.grad(loss, users)
+    assert loss.item() == 0.0 and torch.isfinite(grad).all()

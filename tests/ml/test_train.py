@@ -279,3 +279,71 @@ def test_only_a_training_tower_without_the_graph_propagates_part_of_the_items():
     tower = build_tower(ds, tiny(), ("sequence",)).eval()
     assert torch.equal(tower.content_vectors(ids), tower.content_vectors()[ids])
     assert not tower.content_vectors(torch.tensor([ds.item_index["i4"]])).any()  # no labels: zero content
+
+
+def test_only_a_tower_whose_user_vector_ignores_the_position_trains_one_vector_per_user():
+    from recommender.ml.train import build_tower
+
+    ds = featured_dataset()
+    independent = {branches: build_tower(ds, tiny(), branches).position_independent
+                   for branches in [("social",), ("graph",), ("sequence",), ("graph", "social")]}
+    # the graph tower's vector is the mean of the items before each position ("prefix")
+    assert independent == {("social",): True, ("graph",): False, ("sequence",): False, ("graph", "social"): False}
+    assert build_tower(ds, tiny(graph_user="embedding", gate_length=False), ("graph", "social")).position_independent
+    # with the history length in its gate, a two-branch tower's vector changes along the window
+    assert not build_tower(ds, tiny(graph_user="embedding"), ("graph", "social")).position_independent
+    with pytest.raises(ValueError, match="depends on the position"):
+        tower = build_tower(ds, tiny(), ("sequence",))
+        tower.training_row_vectors(torch.tensor([0]), tower.propagate())
+
+
+@pytest.mark.parametrize("loss", ["ce", "sampled", "bpr"])
+def test_row_loss_equals_the_per_target_loss_of_the_social_tower(loss):
+    """Without dropout, the social tower's vector per user gives train_tower the loss and gradients
+    of its vector per position (sampled: with no negative among a row's other targets)."""
+    from recommender.ml.train import build_tower, loss_fn, row_loss_fn, sample_windows
+
+    ds = featured_dataset()
+    config = tiny(loss=loss, negatives=4, dropout=0.0)
+    torch.manual_seed(0)
+    tower = build_tower(ds, config, ("social",)).train()
+    users = torch.tensor([0, 3, 5])
+    generator = torch.Generator().manual_seed(0)
+    inputs, targets, lengths = sample_windows(ds.train_seqs, users.tolist(), config.max_len, ds.n_items,
+                                              ds.n_items + 1, generator)
+    valid = targets != ds.n_items + 1
+    rows, positions = valid.nonzero(as_tuple=True)
+    taken = set(targets[valid].tolist())
+    free = torch.tensor([i for i in range(ds.n_items) if i not in taken])
+    negatives = free[:4] if loss == "sampled" else torch.randint(ds.n_items, (int(valid.sum()),), generator=generator)
+
+    def loss_and_grads(per_row: bool):
+        tower.zero_grad()
+        prop = tower.propagate()
+        if per_row:
+            value = row_loss_fn(config, tower.training_row_vectors(users, prop), prop.items, rows,
+                                targets[rows, positions], negatives, ds.n_items)
+        else:
+            vectors = tower.training_user_vectors(users, inputs, lengths, prop, targets)
+            value = loss_fn(config, vectors[valid], prop.items, targets[valid], negatives, ds.n_items)
+        value.backward()
+        return value, {n: p.grad.clone() for n, p in tower.named_parameters() if p.grad is not None}
+
+    per_target, per_target_grads = loss_and_grads(False)
+    per_row, per_row_grads = loss_and_grads(True)
+    assert torch.allclose(per_row, per_target, atol=1e-6)
+    assert per_row_grads.keys() == per_target_grads.keys() and "user_embedding.weight" in per_row_grads
+    for name, grad in per_target_grads.items():
+        assert torch.allclose(per_row_grads[name], grad, atol=1e-5), name
+
+
+def test_train_tower_trains_the_social_tower_one_vector_per_user(dataset, monkeypatch):
+    from recommender.ml.model import Tower
+    from recommender.ml.train import train_tower
+
+    def per_position(*args, **kwargs):
+        raise AssertionError("the social tower's vectors were computed per position")
+
+    monkeypatch.setattr(Tower, "training_user_vectors", per_position)
+    tower, history = train_tower(dataset, tiny(epochs=2), ("social",), torch.device("cpu"), lambda point: None)
+    assert len(history) == 2 and history[1]["loss"] < history[0]["loss"]
