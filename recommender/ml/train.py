@@ -10,8 +10,8 @@ Within a tower, each epoch visits every user with train items once. A user contr
 window is a target: the tower predicts item t from the start token and items < t (with the user's
 graph and social vectors fused in, in a tower that has them). So a sequence branch learns from
 every prefix and a graph branch from every train item, in one pass. A tower whose user vector is
-the same at every position (the social tower) scores all of a user's targets with one vector,
-computed (and dropped out) once per user: row_loss_fn.
+the same at every position (the social tower) can score all of a user's targets with one vector,
+computed (and dropped out) once per user: row_loss_fn, TrainConfig.per_user_training.
 
 Loss (TrainConfig.loss):
 - "ce": full-softmax cross-entropy over the whole catalogue. It won on validation, so "auto"
@@ -45,6 +45,7 @@ from .softmax import row_sampled_softmax_loss, sampled_softmax_loss
 
 LOSSES = ("auto", "ce", "sampled", "bpr")
 SOFTMAX_PRECISIONS = ("auto", "float32", "bfloat16")
+PER_USER_TRAINING = ("auto", "on", "off")
 
 
 @dataclass
@@ -79,6 +80,15 @@ class TrainConfig:
     # bfloat16 natively: a CUDA GPU that supports it, a CPU with AVX512-BF16 or AMX). Validation
     # NDCG@10 with the sampled loss forced on ciaodvd, seed 0: the same either way (docs/benchmarks.md).
     softmax_precision: str = "auto"
+    # A tower whose user vector is the same at every position of a window (the social tower)
+    # can score all of a user's targets with one vector, one dropout mask and one row of
+    # logits per user ("on") instead of one per target ("off"). "auto": on with the sampled
+    # loss, i.e. on catalogues too big for a full softmax, where the per-target work costs most
+    # (the social tower's epoch at 100k users: 40.4 -> 11.4 s on the eighth session's CPU). With
+    # the full softmax "off": "on" measured lastfm's hybrid at test NDCG@10 0.1296 against 0.1307
+    # (validation 0.13522 against 0.13526), noise, but behind its graph tower's 0.1302
+    # (docs/benchmarks.md, "Eighth session").
+    per_user_training: str = "auto"
     lr: float = 2e-3
     weight_decay: float = 0.0
     batch_size: int = 128
@@ -96,6 +106,9 @@ class TrainConfig:
         if self.softmax_precision not in SOFTMAX_PRECISIONS:
             raise ValueError(f"softmax_precision must be one of {', '.join(SOFTMAX_PRECISIONS)}, "
                              f"not {self.softmax_precision!r}")
+        if self.per_user_training not in PER_USER_TRAINING:
+            raise ValueError(f"per_user_training must be one of {', '.join(PER_USER_TRAINING)}, "
+                             f"not {self.per_user_training!r}")
         for name in ("dim", "max_len", "batch_size", "epochs", "negatives", "full_softmax_items"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
@@ -135,6 +148,12 @@ class TrainConfig:
         if self.loss != "auto":
             return self.loss
         return "ce" if n_items <= self.full_softmax_items else "sampled"
+
+    def trains_per_user(self, n_items: int) -> bool:
+        """Whether a position-independent tower trains one vector per user (per_user_training)."""
+        if self.per_user_training == "auto":
+            return self.resolved_loss(n_items) == "sampled"
+        return self.per_user_training == "on"
 
     def softmax_matmul_dtype(self, device: torch.device) -> torch.dtype:
         """The dtype of the sampled softmax's big products on `device`."""
@@ -340,10 +359,10 @@ def train_tower(dataset: Dataset, config: TrainConfig, branches: tuple[str, ...]
     # same numbers as the whole table, up to float summation order; at 50k items a few % of the
     # sequence epoch: no catalogue-wide table to build and back-propagate per batch).
     by_batch_items = "graph" not in branches and config.resolved_loss(dataset.n_items) in ("sampled", "bpr")
-    # A tower whose user vector does not change along the window (the social tower) computes it,
-    # its dropout and its softmax once per user instead of once per target (up to max_len times
-    # less work; the social tower's epoch at 100k users: docs/benchmarks.md, "Eighth session").
-    per_row = model.position_independent
+    # A tower whose user vector does not change along the window (the social tower) may compute
+    # it, its dropout and its softmax once per user instead of once per target (up to max_len
+    # times less work): TrainConfig.per_user_training.
+    per_row = model.position_independent and config.trains_per_user(dataset.n_items)
     # foreach: one multi-tensor update instead of a Python loop over parameters (torch's default
     # only on CUDA); on the CPU the same numbers, checked bit for bit. The dense update of the
     # item table itself stays memory-bound (docs/benchmarks.md, "Sixth session").

@@ -337,13 +337,20 @@ def test_row_loss_equals_the_per_target_loss_of_the_social_tower(loss):
         assert torch.allclose(per_row_grads[name], grad, atol=1e-5), name
 
 
-def test_train_tower_trains_the_social_tower_one_vector_per_user(dataset, monkeypatch):
+@pytest.mark.parametrize("setting, loss, per_user", [("on", "ce", True), ("auto", "sampled", True),
+                                                   ("auto", "ce", False), ("off", "sampled", False)])
+def test_train_tower_trains_the_social_tower_per_user_as_configured(dataset, monkeypatch, setting, loss, per_user):
     from recommender.ml.model import Tower
     from recommender.ml.train import train_tower
 
-    def per_position(*args, **kwargs):
-        raise AssertionError("the social tower's vectors were computed per position")
+    config = tiny(epochs=2, loss=loss, negatives=8, per_user_training=setting)
+    assert config.trains_per_user(dataset.n_items) == per_user
 
-    monkeypatch.setattr(Tower, "training_user_vectors", per_position)
-    tower, history = train_tower(dataset, tiny(epochs=2), ("social",), torch.device("cpu"), lambda point: None)
+    def not_this_path(*args, **kwargs):
+        raise AssertionError("the social tower trained on the other path")
+
+    monkeypatch.setattr(Tower, "training_user_vectors" if per_user else "training_row_vectors", not_this_path)
+    tower, history = train_tower(dataset, config, ("social",), torch.device("cpu"), lambda point: None)
     assert len(history) == 2 and history[1]["loss"] < history[0]["loss"]
+    with pytest.raises(ValueError, match="per_user_training must be one of"):
+        TrainConfig(per_user_training="sometimes")
