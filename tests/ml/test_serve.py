@@ -119,6 +119,17 @@ def test_recommend_many_matches_recommend(recommender):
         assert [s for _, s in many[user]] == pytest.approx([s for _, s in recommender.recommend(user, k=5)], abs=1e-5)
 
 
+def test_recommend_many_lists_only_unseen_items_when_k_exceeds_them(recommender):
+    n_items = len(recommender.item_ids)
+    many = recommender.recommend_many(["c1", "g0_1"], k=n_items)
+    for user in ("c1", "g0_1"):
+        seen = {recommender.item_ids[i] for i in recommender.seen[recommender.user_index[user]]}
+        listed = [i for i, _ in many[user]]
+        assert seen and len(listed) == n_items - len(seen) and not seen & set(listed)
+        assert all(score != float("-inf") for _, score in many[user])
+        assert listed == [i for i, _ in recommender.recommend(user, k=n_items)]
+
+
 def test_unknown_ids_never_raise(recommender):
     assert not recommender.has_user("stranger") and recommender.has_user("c1")
     assert len(recommender.recommend("stranger", k=5)) == 5
