@@ -113,7 +113,6 @@ def sampled_softmax_loss(user_vecs: Tensor, items: Tensor, targets: Tensor, nega
                                   hit_rows, hit_cols, matmul_dtype)
 
 
-
 def row_sampled_softmax_loss(row_vecs: Tensor, items: Tensor, rows: Tensor, targets: Tensor, negatives: Tensor,
                              matmul_dtype: torch.dtype | None = None) -> Tensor:
     """sampled_softmax_loss for targets that share their row's user vector: target n is scored
