@@ -9,6 +9,7 @@ from their session's views, new customers with follows get "friends" (cold start
 the social graph), everyone else trending. Every result says which source served it and,
 when it is a fallback, why.
 """
+import functools
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -301,6 +302,14 @@ def materialized_explanations(customer, version_id: int, product_ids: list[int])
     return {pid: explanation for pid, explanation in rows.order_by().values_list("product_id", "explanation")}
 
 
+@functools.cache
+def _event_sql_names(vendor: str) -> tuple[str, dict[str, str]]:
+    """The event table's and columns' quoted names for this database (vendor: the cache key)."""
+    quote = connection.ops.quote_name
+    return quote(Event._meta.db_table), {name: quote(Event._meta.get_field(name).column)
+                                         for name in ("customer", "session_key", "type", "product", "timestamp", "id")}
+
+
 def _latest_events(customer, session_key: str, since, types, limit: int) -> list[tuple[str, int]]:
     """(type, product_id) of the latest `limit` events of these types with a product, of this
     customer or session after `since` (None: ever), newest first; none when there is neither
@@ -312,8 +321,7 @@ def _latest_events(customer, session_key: str, since, types, limit: int) -> list
     It is the query the ORM built, served by the (customer, timestamp) and (session_key,
     timestamp) indexes.
     """
-    column = {name: connection.ops.quote_name(Event._meta.get_field(name).column)
-              for name in ("customer", "session_key", "type", "product", "timestamp", "id")}
+    table, column = _event_sql_names(connection.vendor)
     who, params = [], []
     if customer is not None:
         who.append(f"{column['customer']} = %s")
@@ -323,7 +331,7 @@ def _latest_events(customer, session_key: str, since, types, limit: int) -> list
         params.append(session_key)
     if not who:
         return []
-    sql = (f"SELECT {column['type']}, {column['product']} FROM {connection.ops.quote_name(Event._meta.db_table)} "
+    sql = (f"SELECT {column['type']}, {column['product']} FROM {table} "
            f"WHERE ({' OR '.join(who)}) AND {column['type']} IN ({', '.join(['%s'] * len(types))}) "
            f"AND {column['product']} IS NOT NULL")
     params.extend(str(t) for t in types)

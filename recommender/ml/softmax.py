@@ -96,18 +96,23 @@ def candidate_softmax_loss(user_vecs: Tensor, positives: Tensor, candidates: Ten
                                    matmul_dtype or user_vecs.dtype)
 
 
+def accidental_hits(n_items: int, targets: Tensor, negatives: Tensor) -> tuple[Tensor, Tensor]:
+    """(target positions, negative positions) of every pair where a negative is the target
+    itself, target positions ascending."""
+    is_negative = torch.zeros(n_items, dtype=torch.bool, device=targets.device)
+    is_negative[negatives] = True
+    hit_targets = is_negative[targets].nonzero().squeeze(1)
+    if not len(hit_targets):
+        return hit_targets, hit_targets
+    pairs, cols = (negatives[None] == targets[hit_targets][:, None]).nonzero(as_tuple=True)
+    return hit_targets[pairs], cols
+
+
 def sampled_softmax_loss(user_vecs: Tensor, items: Tensor, targets: Tensor, negatives: Tensor,
                          matmul_dtype: torch.dtype | None = None) -> Tensor:
     """Softmax over each target and the shared sampled negatives; a negative that is the row's own
     target (an accidental hit) is excluded from that row."""
-    is_negative = torch.zeros(items.shape[0], dtype=torch.bool, device=items.device)
-    is_negative[negatives] = True
-    hit_rows = is_negative[targets].nonzero().squeeze(1)
-    if len(hit_rows):
-        rows, cols = (negatives[None] == targets[hit_rows][:, None]).nonzero(as_tuple=True)
-        hit_rows, hit_cols = hit_rows[rows], cols
-    else:
-        hit_cols = hit_rows
+    hit_rows, hit_cols = accidental_hits(items.shape[0], targets, negatives)
     # index_select: its backward is an index_add, cheaper on the CPU than indexing's sort-based one
     return candidate_softmax_loss(user_vecs, items.index_select(0, targets), items.index_select(0, negatives),
                                   hit_rows, hit_cols, matmul_dtype)
@@ -127,14 +132,11 @@ def row_sampled_softmax_loss(row_vecs: Tensor, items: Tensor, rows: Tensor, targ
     mm = matmul_dtype or row_vecs.dtype
     candidates = items.index_select(0, negatives)
     logits = (row_vecs.to(mm) @ candidates.to(mm).T).to(torch.promote_types(row_vecs.dtype, torch.float32))
-    is_negative = torch.zeros(items.shape[0], dtype=torch.bool, device=items.device)
-    is_negative[negatives] = True
-    hits = is_negative[targets].nonzero().squeeze(1)
-    if len(hits):
-        pairs, cols = (negatives[None] == targets[hits][:, None]).nonzero(as_tuple=True)
+    hit_targets, hit_cols = accidental_hits(items.shape[0], targets, negatives)
+    if len(hit_targets):
         # a large finite value, not -inf: a row whose every negative is a hit (a tiny catalogue)
         # then has a finite, negligible negative term instead of a NaN gradient
-        logits = logits.index_put((rows[hits][pairs], cols), logits.new_tensor(torch.finfo(logits.dtype).min))
+        logits = logits.index_put((rows[hit_targets], hit_cols), logits.new_tensor(torch.finfo(logits.dtype).min))
     negative_lse = torch.logsumexp(logits, 1)                                  # [B]
     positive = (row_vecs.index_select(0, rows) * items.index_select(0, targets)).sum(-1)  # [N]
     return (torch.logaddexp(positive, negative_lse[rows]) - positive).mean()
