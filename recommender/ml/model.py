@@ -156,6 +156,9 @@ class Tower(nn.Module):
         self.sequence_dropout = nn.Dropout(dropout if sequence_dropout is None else sequence_dropout)
         self.graph_inputs: GraphInputs | None = None
         self._cache: Propagated | None = None
+        # training sets it where only a batch's item rows are updated (train.tower_optimizer):
+        # propagate(item_ids=...) then gives the item table a sparse gradient of those rows
+        self.sparse_item_rows = False
 
     @classmethod
     def for_branches(cls, n_users: int, n_items: int, n_item_features: int, branches: tuple[str, ...],
@@ -213,7 +216,10 @@ class Tower(nn.Module):
         if self.graph_inputs is None:
             raise RuntimeError("call attach(GraphInputs) before using the model")
         users = self.user_embedding.weight
-        items = self.item_embedding.weight if item_ids is None else self.item_embedding(item_ids)
+        if item_ids is None:
+            items = self.item_embedding.weight
+        else:  # a sparse gradient (only item_ids' rows) when training updates only those rows
+            items = F.embedding(item_ids, self.item_embedding.weight, sparse=self.sparse_item_rows)
         if self.active["graph"]:
             x = torch.cat([users, items])
             layers = [x]

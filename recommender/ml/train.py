@@ -46,6 +46,7 @@ from .softmax import row_sampled_softmax_loss, sampled_softmax_loss
 LOSSES = ("auto", "ce", "sampled", "bpr")
 SOFTMAX_PRECISIONS = ("auto", "float32", "bfloat16")
 PER_USER_TRAINING = ("auto", "on", "off")
+LAZY_ITEM_UPDATES = ("auto", "on", "off")
 
 
 @dataclass
@@ -89,6 +90,13 @@ class TrainConfig:
     # (validation 0.13522 against 0.13526), noise, but behind its graph tower's 0.1302
     # (docs/benchmarks.md, "Eighth session").
     per_user_training: str = "auto"
+    # Where a tower's batch computes only the item rows it touches (no graph branch, sampled or
+    # BPR loss: a few % of a big catalogue), Adam can update only those rows too ("on": torch's
+    # SparseAdam, "lazy Adam": an untouched row's moments wait for its next batch) instead of
+    # every row of the item table on every step ("off": the dense Adam of the other parameters).
+    # "auto": on there, with weight_decay 0 (SparseAdam has none). At 100k users / 50k items the
+    # dense update of the 50k x 64 table was ~15 ms of a ~75 ms sequence batch.
+    lazy_item_updates: str = "auto"
     lr: float = 2e-3
     weight_decay: float = 0.0
     batch_size: int = 128
@@ -109,6 +117,11 @@ class TrainConfig:
         if self.per_user_training not in PER_USER_TRAINING:
             raise ValueError(f"per_user_training must be one of {', '.join(PER_USER_TRAINING)}, "
                              f"not {self.per_user_training!r}")
+        if self.lazy_item_updates not in LAZY_ITEM_UPDATES:
+            raise ValueError(f"lazy_item_updates must be one of {', '.join(LAZY_ITEM_UPDATES)}, "
+                             f"not {self.lazy_item_updates!r}")
+        if self.lazy_item_updates == "on" and self.weight_decay:
+            raise ValueError("lazy_item_updates 'on' needs weight_decay 0 (torch's SparseAdam has no weight decay)")
         for name in ("dim", "max_len", "batch_size", "epochs", "negatives", "full_softmax_items"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
@@ -154,6 +167,20 @@ class TrainConfig:
         if self.per_user_training == "auto":
             return self.resolved_loss(n_items) == "sampled"
         return self.per_user_training == "on"
+
+    def batch_item_rows(self, n_items: int, branches: tuple[str, ...]) -> bool:
+        """Whether a tower with these branches computes only the item rows each batch touches:
+        without the graph branch an item's vector is its own row, and only a sampled (or BPR)
+        loss leaves most rows out of a batch."""
+        return "graph" not in branches and self.resolved_loss(n_items) in ("sampled", "bpr")
+
+    def lazy_item_rows(self, n_items: int, branches: tuple[str, ...]) -> bool:
+        """Whether such a tower's Adam updates only its batches' item rows (lazy_item_updates)."""
+        if not self.batch_item_rows(n_items, branches):
+            return False
+        if self.lazy_item_updates == "auto":
+            return not self.weight_decay
+        return self.lazy_item_updates == "on"
 
     def softmax_matmul_dtype(self, device: torch.device) -> torch.dtype:
         """The dtype of the sampled softmax's big products on `device`."""
@@ -337,6 +364,36 @@ def evaluate_model(model, dataset: Dataset, split: str, device: torch.device, us
         return metrics.evaluate(make_score_fn(model, dataset, device), dataset, split, users=users, batch_size=512)
 
 
+class _Optimizers:
+    """Several optimizers stepped as one (the dense parameters' Adam and the item table's SparseAdam)."""
+
+    def __init__(self, *optimizers: torch.optim.Optimizer):
+        self.optimizers = optimizers
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for optimizer in self.optimizers:
+            optimizer.zero_grad(set_to_none=set_to_none)
+
+    def step(self) -> None:
+        for optimizer in self.optimizers:
+            optimizer.step()
+
+
+def tower_optimizer(model: Tower, config: TrainConfig, lazy_item_rows: bool):
+    """Adam over the tower's parameters; with lazy_item_rows the item table's gradient is sparse
+    (the batch's rows) and SparseAdam updates only those rows (TrainConfig.lazy_item_updates)."""
+    # foreach: one multi-tensor update instead of a Python loop over parameters (torch's default
+    # only on CUDA); on the CPU the same numbers, checked bit for bit. The dense update of the
+    # item table itself stays memory-bound (docs/benchmarks.md, "Sixth session").
+    model.sparse_item_rows = lazy_item_rows
+    if not lazy_item_rows:
+        return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True)
+    table = model.item_embedding.weight
+    dense = [p for p in model.parameters() if p is not table]
+    return _Optimizers(torch.optim.Adam(dense, lr=config.lr, foreach=True),
+                       torch.optim.SparseAdam([table], lr=config.lr))
+
+
 def validation_users(dataset: Dataset, config: TrainConfig, generator: torch.Generator) -> torch.Tensor:
     users = dataset.eval_users("val")
     if config.eval_users and len(users) > config.eval_users:
@@ -358,15 +415,12 @@ def train_tower(dataset: Dataset, config: TrainConfig, branches: tuple[str, ...]
     # sampled negatives a batch touches a fraction of the catalogue: compute only those rows (the
     # same numbers as the whole table, up to float summation order; at 50k items a few % of the
     # sequence epoch: no catalogue-wide table to build and back-propagate per batch).
-    by_batch_items = "graph" not in branches and config.resolved_loss(dataset.n_items) in ("sampled", "bpr")
+    by_batch_items = config.batch_item_rows(dataset.n_items, branches)
     # A tower whose user vector does not change along the window (the social tower) may compute
     # it, its dropout and its softmax once per user instead of once per target (up to max_len
     # times less work): TrainConfig.per_user_training.
     per_row = model.position_independent and config.trains_per_user(dataset.n_items)
-    # foreach: one multi-tensor update instead of a Python loop over parameters (torch's default
-    # only on CUDA); on the CPU the same numbers, checked bit for bit. The dense update of the
-    # item table itself stays memory-bound (docs/benchmarks.md, "Sixth session").
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay, foreach=True)
+    optimizer = tower_optimizer(model, config, config.lazy_item_rows(dataset.n_items, branches))
     active_users = [u for u, s in enumerate(dataset.train_seqs) if s]
     val_users = validation_users(dataset, config, generator)
     start_token, pad = dataset.n_items, dataset.n_items + 1

@@ -354,3 +354,58 @@ def test_train_tower_trains_the_social_tower_per_user_as_configured(dataset, mon
     assert len(history) == 2 and history[1]["loss"] < history[0]["loss"]
     with pytest.raises(ValueError, match="per_user_training must be one of"):
         TrainConfig(per_user_training="sometimes")
+
+
+@pytest.mark.parametrize("setting, loss, branches, weight_decay, lazy", [
+    ("auto", "sampled", ("sequence",), 0.0, True), ("auto", "bpr", ("social",), 0.0, True),
+    ("auto", "ce", ("sequence",), 0.0, False),        # a full softmax touches every row
+    ("auto", "sampled", ("graph",), 0.0, False),      # propagation touches every row
+    ("auto", "sampled", ("sequence",), 1e-4, False),  # SparseAdam has no weight decay
+    ("on", "ce", ("sequence",), 0.0, False), ("off", "sampled", ("sequence",), 0.0, False)])
+def test_lazy_item_updates_apply_where_a_batch_computes_only_its_item_rows(setting, loss, branches, weight_decay, lazy):
+    config = tiny(loss=loss, lazy_item_updates=setting, weight_decay=weight_decay)
+    assert config.lazy_item_rows(500, branches) == lazy
+
+
+def test_lazy_item_updates_reject_nonsense():
+    with pytest.raises(ValueError, match="lazy_item_updates must be one of"):
+        TrainConfig(lazy_item_updates="sometimes")
+    with pytest.raises(ValueError, match="needs weight_decay 0"):
+        TrainConfig(lazy_item_updates="on", weight_decay=1e-4)
+
+
+@pytest.mark.parametrize("lazy", [True, False])
+def test_lazy_item_updates_move_only_the_batch_rows(dataset, lazy):
+    from recommender.ml.train import build_tower, tower_optimizer
+
+    torch.manual_seed(0)
+    config = tiny()
+    tower = build_tower(dataset, config, ("sequence",)).train()
+    optimizer = tower_optimizer(tower, config, lazy)
+    table = tower.item_embedding.weight
+    touched = torch.tensor([1, 4, 7])
+    # two steps: the second touches no rows, where a dense Adam still moves rows by their momentum
+    for step, rows in enumerate((touched, touched[:1])):
+        before = table.detach().clone()
+        items = tower.propagate(item_ids=rows).items
+        loss = (items ** 2).sum()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        assert table.grad.is_sparse == lazy
+        optimizer.step()
+        moved = (table.detach() != before).any(1).nonzero().squeeze(1)
+        if lazy:
+            assert moved.tolist() == rows.tolist()
+        elif step == 1:
+            assert set(touched.tolist()) <= set(moved.tolist())  # momentum moves rows the batch left out
+
+
+def test_train_tower_with_lazy_item_updates_learns(dataset):
+    from recommender.ml.train import train_tower
+
+    config = tiny(epochs=8, patience=8, loss="sampled", negatives=8)
+    assert config.lazy_item_rows(dataset.n_items, ("sequence",))
+    tower, history = train_tower(dataset, config, ("sequence",), torch.device("cpu"), lambda point: None)
+    losses, ndcg = [p["loss"] for p in history], [p["val_ndcg@10"] for p in history]
+    assert tower.sparse_item_rows  # (sampled negatives on 60 items: the loss is noisy epoch to epoch)
+    assert min(losses[-3:]) < losses[0] - 0.1 and max(ndcg[-3:]) > ndcg[0] + 0.02
