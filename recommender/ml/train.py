@@ -470,6 +470,7 @@ def train_tower(dataset: Dataset, config: TrainConfig, branches: tuple[str, ...]
                 break
     if best_state is not None:
         model.load_state_dict(best_state)
+    model.sparse_item_rows = False  # a training detail: the trained tower's gradients are dense again
     return model.eval(), history
 
 
