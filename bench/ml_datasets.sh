@@ -5,6 +5,8 @@
 # RESULT_SUFFIX names a partial run (docs/results/NAME-SUFFIX.json; bench/ml_tables.py merges them).
 #   bench/ml_datasets.sh                      # all three datasets, default caps
 #   DATASETS_ONLY="ciaodvd lastfm" RESULT_SUFFIX=ablations bench/ml_datasets.sh --models lightgcn,lstm
+#   bench/ml_datasets.sh --jobs 2             # two models at once, one thread each on 2 cores: the
+#                                             # tables' metrics (measured with OMP_NUM_THREADS=1), ~half the time
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATASETS:-../shared/datasets}

@@ -6,7 +6,11 @@
 
 Each model runs in a fresh process (multiprocessing "spawn") that loads the files and trains
 that one model, so `peak_rss_mb` is that model's own peak (`--in-process` trades this for
-speed: the figure is then the whole run's peak so far). Bad input exits with status 2 and
+speed: the figure is then the whole run's peak so far). `--jobs N` trains up to N models at
+once, each in its own process with cpu_count // N threads: on 2 cores `--jobs 2` gives each model
+one thread, as the README's tables were measured (OMP_NUM_THREADS=1), so the metrics are the same
+and a re-run of a dataset takes about half the time; a model's `train_seconds` then counts the
+time it shared the CPU with the others. Bad input exits with status 2 and
 "FILE:LINE: reason" on stderr. The JSON is rewritten after every model, so a stopped run keeps
 what it measured.
 """
@@ -59,6 +63,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
     parser.add_argument("--in-process", action="store_true",
                         help="run all models in this process (faster; peak RSS is then process-wide)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="models trained at once, each in its own process with cpu_count // jobs threads")
     # --epochs, --seed, --patience and the hybrid's hyper-parameters: one option per TrainConfig field.
     # --epochs caps every neural model; left out, each uses its own default cap.
     hybrid = parser.add_argument_group("hybrid (TrainConfig; --epochs, --seed and --patience apply to every model)")
@@ -69,7 +75,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     unknown = [m for m in args.models if m not in ALL_MODELS]
     if unknown or not args.models:
         parser.error(f"--models: unknown {', '.join(unknown) or '(none given)'}; choose from {','.join(ALL_MODELS)}")
+    if args.jobs < 1:
+        parser.error("--jobs: must be at least 1")
+    if args.jobs > 1 and args.in_process:
+        parser.error("--jobs: runs models in processes of their own; it cannot be combined with --in-process")
     return args
+
+
+def threads_per_model(jobs: int) -> int | None:
+    """Torch threads of each model process (None: torch's default, all cores, when one at a time)."""
+    return max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
 
 
 def hybrid_config(args: argparse.Namespace) -> TrainConfig:
@@ -83,9 +98,11 @@ def load(args: argparse.Namespace):
     return load_csv(args.interactions, args.social, args.reviews, args.items)
 
 
-def model_worker(args: argparse.Namespace, name: str, config: dict, queue) -> None:
+def model_worker(args: argparse.Namespace, name: str, config: dict, queue, threads: int | None = None) -> None:
     """Child process: load the files, train one model, send progress lines and the result."""
     try:
+        if threads:
+            torch.set_num_threads(threads)
         dataset = load(args)
         result = run_model(dataset, name, args.epochs, args.seed, args.device,
                            progress=lambda point: queue.put(("progress", point)),
@@ -96,27 +113,67 @@ def model_worker(args: argparse.Namespace, name: str, config: dict, queue) -> No
         queue.put(("error", f"{type(exc).__name__}: {exc}"))
 
 
-def run_isolated(args: argparse.Namespace, name: str, config: TrainConfig) -> dict:
-    context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(target=model_worker, args=(args, name, config.to_dict(), queue), name=f"bench-{name}")
-    process.start()
+class ModelProcess:
+    """One model trained in a spawned process; poll() relays its progress and returns its outcome."""
+
+    def __init__(self, args: argparse.Namespace, name: str, config: TrainConfig, threads: int | None):
+        context = multiprocessing.get_context("spawn")
+        self.name, self.queue = name, context.Queue()
+        self.process = context.Process(target=model_worker, args=(args, name, config.to_dict(), self.queue, threads),
+                                       name=f"bench-{name}")
+        self.process.start()
+
+    def poll(self, timeout: float) -> dict | Exception | None:
+        """The result dict, or the exception the model failed with; None while it still trains."""
+        try:
+            kind, payload = self.queue.get(timeout=timeout)
+        except Empty:  # nothing for a while: is the child still alive?
+            if self.process.is_alive():
+                return None
+            self.process.join()
+            return RuntimeError(f"{self.name}: worker exited with status {self.process.exitcode}")
+        if kind == "progress":
+            print_progress(payload)
+            return None
+        self.process.join()
+        return payload if kind == "result" else RuntimeError(f"{self.name}: {payload}")
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join()
+
+
+def run_isolated(args: argparse.Namespace, names: list[str], config: TrainConfig):
+    """Yields (name, result dict or exception) as models finish, up to args.jobs training at once."""
+    threads = threads_per_model(args.jobs)
+    waiting, running = list(names), []
     try:
-        while True:
-            try:
-                kind, payload = queue.get(timeout=5)
-            except Empty:  # nothing for 5 s: is the child still alive?
-                if not process.is_alive():
-                    raise RuntimeError(f"{name}: worker exited with status {process.exitcode}") from None
-                continue
-            if kind == "progress":
-                print_progress(payload)
-            elif kind == "result":
-                return payload
-            else:
-                raise RuntimeError(f"{name}: {payload}")
-    finally:
-        process.join()
+        while waiting or running:
+            while waiting and len(running) < args.jobs:
+                name = waiting.pop(0)
+                print(f"[{name}] training", file=sys.stderr, flush=True)
+                running.append(ModelProcess(args, name, config, threads))
+            # one model: block on its queue; several: take turns so none's progress waits long
+            for model in list(running):
+                outcome = model.poll(timeout=5 if len(running) == 1 else 0.2)
+                if outcome is not None:
+                    running.remove(model)
+                    yield model.name, outcome
+    finally:  # an interrupted run leaves no training processes behind
+        for model in running:
+            model.stop()
+
+
+def run_in_process(args: argparse.Namespace, dataset, names: list[str], config: TrainConfig):
+    """Yields (name, result dict or exception), one model after another in this process."""
+    for name in names:
+        print(f"[{name}] training", file=sys.stderr, flush=True)
+        try:
+            yield name, run_model(dataset, name, args.epochs, args.seed, args.device, print_progress,
+                                  config, patience=args.patience)
+        except Exception as exc:
+            yield name, exc
 
 
 def print_progress(point: dict) -> None:
@@ -181,24 +238,23 @@ def main(argv=None) -> int:
         "settings": {"epochs_cap": args.epochs, "patience": args.patience, "seed": args.seed,
                      "hybrid": config.to_dict(), "ablations": ABLATIONS,
                      "baselines": {name: vars(cls()) for name, cls in BASELINES.items()},
-                     "peak_rss": RSS_IN_PROCESS if args.in_process else RSS_ISOLATED},
+                     "peak_rss": RSS_IN_PROCESS if args.in_process else RSS_ISOLATED,
+                     "jobs": args.jobs, "threads_per_model": threads_per_model(args.jobs) or torch.get_num_threads()},
         "models": {},
     }
-    failed = []
-    for name in args.models:
-        print(f"[{name}] training", file=sys.stderr, flush=True)
-        try:
-            if args.in_process:
-                result = run_model(dataset, name, args.epochs, args.seed, args.device, print_progress,
-                                   config, patience=args.patience)
-            else:
-                result = run_isolated(args, name, config)
-        except Exception as exc:
-            print(f"error: model {name} failed: {exc}", file=sys.stderr)
+    failed, results = [], {}
+    runs = run_in_process(args, dataset, args.models, config) if args.in_process else \
+        run_isolated(args, args.models, config)
+    for name, outcome in runs:
+        if isinstance(outcome, Exception):
+            print(f"error: model {name} failed: {outcome}", file=sys.stderr)
             failed.append(name)
             continue
-        payload["models"][name] = result
-        if args.out:  # after every model, so a long run that is stopped keeps what it measured
+        results[name] = outcome
+        # in --models order whichever finished first; after every model, so a long run that is
+        # stopped keeps what it measured
+        payload["models"] = {m: results[m] for m in args.models if m in results}
+        if args.out:
             write_json(args.out, payload)
     if payload["models"]:
         print(table(payload["models"]))

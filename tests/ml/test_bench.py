@@ -102,3 +102,28 @@ def test_unknown_model_is_a_usage_error(capsys):
         bench.parse_args(["--interactions", "x.csv", "--models", "pop,gru4rec"])
     assert exit_info.value.code == 2
     assert "gru4rec" in capsys.readouterr().err
+
+
+def test_jobs_train_models_side_by_side_with_the_same_results(csvs, tmp_path, capsys):
+    args = ["--interactions", str(csvs / "interactions.csv"), "--social", str(csvs / "social.csv"),
+            "--models", "itemknn,pop,bpr", "--epochs", "2"]
+    assert bench.main([*args, "--jobs", "3", "--out", str(tmp_path / "jobs.json")]) == 0
+    assert bench.main([*args, "--in-process", "--out", str(tmp_path / "serial.json")]) == 0
+    side_by_side, serial = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("jobs", "serial"))
+    assert list(side_by_side["models"]) == ["itemknn", "pop", "bpr"]  # --models order, whichever finished first
+    assert side_by_side["settings"]["jobs"] == 3
+    assert side_by_side["settings"]["threads_per_model"] == max(1, (os.cpu_count() or 1) // 3)
+    for name in ("itemknn", "pop"):  # no training randomness, no thread-dependent sums
+        for metric in ("recall@10", "ndcg@10", "mrr"):
+            assert side_by_side["models"][name][metric] == pytest.approx(serial["models"][name][metric])
+    assert "fresh spawned process" in side_by_side["settings"]["peak_rss"]
+    assert side_by_side["models"]["bpr"]["epochs"] <= 2
+
+
+@pytest.mark.parametrize("options, reason", [(["--jobs", "0"], "at least 1"),
+                                             (["--jobs", "2", "--in-process"], "cannot be combined")])
+def test_bad_jobs_are_usage_errors(capsys, options, reason):
+    with pytest.raises(SystemExit) as exit_info:
+        bench.parse_args(["--interactions", "x.csv", *options])
+    assert exit_info.value.code == 2
+    assert reason in capsys.readouterr().err
