@@ -45,8 +45,12 @@ from .softmax import row_sampled_softmax_loss, sampled_softmax_loss
 
 LOSSES = ("auto", "ce", "sampled", "bpr")
 SOFTMAX_PRECISIONS = ("auto", "float32", "bfloat16")
-PER_USER_TRAINING = ("auto", "on", "off")
-LAZY_ITEM_UPDATES = ("auto", "on", "off")
+SWITCHES = ("auto", "on", "off")  # per_user_training, lazy_item_updates
+
+
+def _switch(setting: str, auto: bool) -> bool:
+    """An "auto" / "on" / "off" setting as a bool; `auto` is what "auto" means here."""
+    return auto if setting == "auto" else setting == "on"
 
 
 @dataclass
@@ -109,17 +113,10 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
-        if self.softmax_precision not in SOFTMAX_PRECISIONS:
-            raise ValueError(f"softmax_precision must be one of {', '.join(SOFTMAX_PRECISIONS)}, "
-                             f"not {self.softmax_precision!r}")
-        if self.per_user_training not in PER_USER_TRAINING:
-            raise ValueError(f"per_user_training must be one of {', '.join(PER_USER_TRAINING)}, "
-                             f"not {self.per_user_training!r}")
-        if self.lazy_item_updates not in LAZY_ITEM_UPDATES:
-            raise ValueError(f"lazy_item_updates must be one of {', '.join(LAZY_ITEM_UPDATES)}, "
-                             f"not {self.lazy_item_updates!r}")
+        for name, choices in (("loss", LOSSES), ("softmax_precision", SOFTMAX_PRECISIONS),
+                              ("per_user_training", SWITCHES), ("lazy_item_updates", SWITCHES)):
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{name} must be one of {', '.join(choices)}, not {getattr(self, name)!r}")
         if self.lazy_item_updates == "on" and self.weight_decay:
             raise ValueError("lazy_item_updates 'on' needs weight_decay 0 (torch's SparseAdam has no weight decay)")
         for name in ("dim", "max_len", "batch_size", "epochs", "negatives", "full_softmax_items"):
@@ -164,9 +161,7 @@ class TrainConfig:
 
     def trains_per_user(self, n_items: int) -> bool:
         """Whether a position-independent tower trains one vector per user (per_user_training)."""
-        if self.per_user_training == "auto":
-            return self.resolved_loss(n_items) == "sampled"
-        return self.per_user_training == "on"
+        return _switch(self.per_user_training, self.resolved_loss(n_items) == "sampled")
 
     def batch_item_rows(self, n_items: int, branches: tuple[str, ...]) -> bool:
         """Whether a tower with these branches computes only the item rows each batch touches:
@@ -176,11 +171,7 @@ class TrainConfig:
 
     def lazy_item_rows(self, n_items: int, branches: tuple[str, ...]) -> bool:
         """Whether such a tower's Adam updates only its batches' item rows (lazy_item_updates)."""
-        if not self.batch_item_rows(n_items, branches):
-            return False
-        if self.lazy_item_updates == "auto":
-            return not self.weight_decay
-        return self.lazy_item_updates == "on"
+        return self.batch_item_rows(n_items, branches) and _switch(self.lazy_item_updates, not self.weight_decay)
 
     def softmax_matmul_dtype(self, device: torch.device) -> torch.dtype:
         """The dtype of the sampled softmax's big products on `device`."""
