@@ -33,6 +33,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.nn import GATConv
 
+from .dropout import Dropout
+
 BRANCHES = ("graph", "social", "sequence")
 GRAPH_USER_MODES = ("bag", "prefix", "embedding")
 
@@ -151,9 +153,9 @@ class Tower(nn.Module):
         # A mix of unit-scale branch vectors is shorter than each of them (more so the more evenly
         # the gate mixes), which flattens the softmax; normalizing the fused vector undoes that.
         self.fused_norm = nn.LayerNorm(dim) if fused_norm else None
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         # the LSTM's input and head (None: `dropout`, as the graph and social vectors)
-        self.sequence_dropout = nn.Dropout(dropout if sequence_dropout is None else sequence_dropout)
+        self.sequence_dropout = Dropout(dropout if sequence_dropout is None else sequence_dropout)
         self.graph_inputs: GraphInputs | None = None
         self._cache: Propagated | None = None
         # training sets it where only a batch's item rows are updated (train.tower_optimizer):

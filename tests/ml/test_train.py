@@ -304,7 +304,7 @@ def test_row_loss_equals_the_per_target_loss_of_the_social_tower(loss):
     from recommender.ml.train import build_tower, loss_fn, row_loss_fn, sample_windows
 
     ds = featured_dataset()
-    config = tiny(loss=loss, negatives=4, dropout=0.0)
+    config = tiny(loss=loss, negatives=4, dropout=0.0, softmax_precision="float32")  # exact products: bfloat16 (auto on some CPUs) rounds the two orders apart
     torch.manual_seed(0)
     tower = build_tower(ds, config, ("social",)).train()
     users = torch.tensor([0, 3, 5])
@@ -343,7 +343,7 @@ def test_train_tower_trains_the_social_tower_per_user_as_configured(dataset, mon
     from recommender.ml.model import Tower
     from recommender.ml.train import train_tower
 
-    config = tiny(epochs=2, loss=loss, negatives=8, per_user_training=setting)
+    config = tiny(epochs=5, patience=5, loss=loss, negatives=8, per_user_training=setting)
     assert config.trains_per_user(dataset.n_items) == per_user
 
     def not_this_path(*args, **kwargs):
@@ -351,7 +351,7 @@ def test_train_tower_trains_the_social_tower_per_user_as_configured(dataset, mon
 
     monkeypatch.setattr(Tower, "training_user_vectors" if per_user else "training_row_vectors", not_this_path)
     tower, history = train_tower(dataset, config, ("social",), torch.device("cpu"), lambda point: None)
-    assert len(history) == 2 and history[1]["loss"] < history[0]["loss"]
+    assert len(history) == 5 and history[-1]["loss"] < history[0]["loss"]  # it learns (sampled losses are noisy)
     with pytest.raises(ValueError, match="per_user_training must be one of"):
         TrainConfig(per_user_training="sometimes")
 
