@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import math
-import resource
 import time
 from dataclasses import dataclass, replace
 from typing import Callable
@@ -29,6 +28,7 @@ from torch.nn import functional as F
 
 from .metrics import evaluate
 from .train import TrainConfig, resolve_device, train
+from .workers import peak_rss_mb
 
 DEFAULT_NAMES = ("pop", "itemknn", "bpr", "sasrec", "lightgcn", "lstm")
 # TrainConfig flags that turn the hybrid into its single-branch ablations.
@@ -37,11 +37,6 @@ ABLATIONS = {
     "lstm": {"use_graph": False, "use_social": False, "use_sequence": True},
 }
 Progress = Callable[[dict], None]
-
-
-def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far (Linux reports ru_maxrss in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 @dataclass

@@ -25,13 +25,10 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import multiprocessing  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
-import traceback  # noqa: E402
 from dataclasses import fields  # noqa: E402
-from queue import Empty  # noqa: E402
 
 import torch  # noqa: E402
 
@@ -39,6 +36,7 @@ from .allocator import active_allocator, use_tcmalloc  # noqa: E402
 from .baselines import ABLATIONS, BASELINES, DEFAULT_NAMES, resolve_device, run_model  # noqa: E402
 from .data import load_csv  # noqa: E402
 from .train import TrainConfig, config_arguments, native_bfloat16  # noqa: E402
+from .workers import run_jobs  # noqa: E402
 
 ALL_MODELS = ("hybrid",) + DEFAULT_NAMES
 COLUMNS = ("recall@10", "ndcg@10", "recall@20", "ndcg@20", "mrr", "coverage@10")
@@ -98,71 +96,17 @@ def load(args: argparse.Namespace):
     return load_csv(args.interactions, args.social, args.reviews, args.items)
 
 
-def model_worker(args: argparse.Namespace, name: str, config: dict, queue, threads: int | None = None) -> None:
-    """Child process: load the files, train one model, send progress lines and the result."""
-    try:
-        if threads:
-            torch.set_num_threads(threads)
-        dataset = load(args)
-        result = run_model(dataset, name, args.epochs, args.seed, args.device,
-                           progress=lambda point: queue.put(("progress", point)),
-                           train_config=TrainConfig.from_dict(config), patience=args.patience)
-        queue.put(("result", result))
-    except BaseException as exc:  # reported by the parent; the traceback goes to stderr here
-        traceback.print_exc()
-        queue.put(("error", f"{type(exc).__name__}: {exc}"))
-
-
-class ModelProcess:
-    """One model trained in a spawned process; poll() relays its progress and returns its outcome."""
-
-    def __init__(self, args: argparse.Namespace, name: str, config: TrainConfig, threads: int | None):
-        context = multiprocessing.get_context("spawn")
-        self.name, self.queue = name, context.Queue()
-        self.process = context.Process(target=model_worker, args=(args, name, config.to_dict(), self.queue, threads),
-                                       name=f"bench-{name}")
-        self.process.start()
-
-    def poll(self, timeout: float) -> dict | Exception | None:
-        """The result dict, or the exception the model failed with; None while it still trains."""
-        try:
-            kind, payload = self.queue.get(timeout=timeout)
-        except Empty:  # nothing for a while: is the child still alive?
-            if self.process.is_alive():
-                return None
-            self.process.join()
-            return RuntimeError(f"{self.name}: worker exited with status {self.process.exitcode}")
-        if kind == "progress":
-            print_progress(payload)
-            return None
-        self.process.join()
-        return payload if kind == "result" else RuntimeError(f"{self.name}: {payload}")
-
-    def stop(self) -> None:
-        if self.process.is_alive():
-            self.process.terminate()
-        self.process.join()
+def model_worker(args: argparse.Namespace, name: str, config: dict, progress) -> dict:
+    """Child process: load the files, train one model, return its result (progress on the way)."""
+    return run_model(load(args), name, args.epochs, args.seed, args.device, progress=progress,
+                     train_config=TrainConfig.from_dict(config), patience=args.patience)
 
 
 def run_isolated(args: argparse.Namespace, names: list[str], config: TrainConfig):
     """Yields (name, result dict or exception) as models finish, up to args.jobs training at once."""
-    threads = threads_per_model(args.jobs)
-    waiting, running = list(names), []
-    try:
-        while waiting or running:
-            while waiting and len(running) < args.jobs:
-                name = waiting.pop(0)
-                print(f"[{name}] training", file=sys.stderr, flush=True)
-                running.append(ModelProcess(args, name, config, threads))
-            # one model: block on its queue; several: take turns so none's progress waits long
-            for model in list(running):
-                outcome = model.poll(timeout=5 if len(running) == 1 else 0.2)
-                if outcome is not None:
-                    running.remove(model)
-                    yield model.name, outcome
-    finally:  # an interrupted run leaves no training processes behind
-        for model in running:
-            model.stop()
+    jobs = [(name, model_worker, (args, name, config.to_dict())) for name in names]
+    yield from run_jobs(jobs, args.jobs, threads_per_model(args.jobs), lambda _, point: print_progress(point),
+                        on_start=lambda name: print(f"[{name}] training", file=sys.stderr, flush=True))
 
 
 def run_in_process(args: argparse.Namespace, dataset, names: list[str], config: TrainConfig):

@@ -30,7 +30,7 @@ import copy
 import functools
 import sys
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Callable
 
 import torch
@@ -101,6 +101,15 @@ class TrainConfig:
     # "auto": on there, with weight_decay 0 (SparseAdam has none). At 100k users / 50k items the
     # dense update of the 50k x 64 table was ~15 ms of a ~75 ms sequence batch.
     lazy_item_updates: str = "auto"
+    # Tower trainings run at once, each in a spawned process of its own with 1/n of this process's
+    # torch threads (recommender/ml/workers.py). Each training is seeded on its own, so the towers
+    # are those of one-at-a-time training with that many threads. A sequence batch's thousands of
+    # small ops gain little from a second thread: two sequence trainings side by side in
+    # one-thread processes took 0.51-0.61x the time of one after the other with two threads
+    # (100k users, 2 cores). 1: in this process, one after another. A process that may not start
+    # children (a Celery prefork worker) must keep 1; each child holds its own copy of the model
+    # and its optimizer state (the dataset's tensors are shared).
+    parallel_towers: int = 1
     lr: float = 2e-3
     weight_decay: float = 0.0
     batch_size: int = 128
@@ -119,7 +128,7 @@ class TrainConfig:
                 raise ValueError(f"{name} must be one of {', '.join(choices)}, not {getattr(self, name)!r}")
         if self.lazy_item_updates == "on" and self.weight_decay:
             raise ValueError("lazy_item_updates 'on' needs weight_decay 0 (torch's SparseAdam has no weight decay)")
-        for name in ("dim", "max_len", "batch_size", "epochs", "negatives", "full_softmax_items"):
+        for name in ("dim", "max_len", "batch_size", "epochs", "negatives", "full_softmax_items", "parallel_towers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         if not (0.0 <= self.dropout < 1.0) or self.sequence_dropout >= 1.0:
@@ -198,6 +207,7 @@ class TrainResult:
     train_seconds: float
     device: str
     gate_seconds: float = 0.0  # of train_seconds, fitting the score gate
+    worker_peak_rss_mb: list[float] = field(default_factory=list)  # each tower-training process's (parallel_towers)
 
 
 @functools.cache
@@ -513,35 +523,52 @@ def tower_runs(config: TrainConfig, branches: list[tuple[str, ...]]) -> list[tup
     return [(group, value) for group in branches for value in (choices if "sequence" in group and choices else [None])]
 
 
+def _run_label(group: tuple[str, ...], dropout: float | None) -> str:
+    return "+".join(group) + (f" (dropout {dropout:g})" if dropout is not None else "")
+
+
 def train(dataset: Dataset, config: TrainConfig | None = None, device: str = "auto",
           progress: Callable[[dict], None] | None = None) -> TrainResult:
-    """Train every tower (one after another), then fit the gate that mixes them.
+    """Train every tower (one after another, or config.parallel_towers at once), then fit the gate
+    that mixes them.
 
-    Progress points count epochs over all tower trainings (a tower that stops early skips the
-    rest of its share), so `epoch / epochs` only grows.
+    Progress points count the epochs done over all tower trainings (a tower that stops early
+    counts the rest of its share as done), so `epoch / epochs` only grows. Each point keeps
+    its tower's own `tower_seconds`; `seconds` counts from the start of train().
     """
     config = config or TrainConfig()
     dev = resolve_device(device)
     branches = trained_towers(dataset, config)
     config = replace(config, towers=format_towers(branches))
     runs = tower_runs(config, branches)
-    total_epochs = config.epochs * len(runs)
     started = time.perf_counter()
     history: list[dict] = []
-    best: dict[tuple[str, ...], tuple[float, Tower, float | None]] = {}  # per tower: validation, tower, dropout
-    for k, (group, dropout) in enumerate(runs):
-        offset = k * config.epochs
+    done = [0] * len(runs)  # epochs done per tower training
 
-        def report(point: dict, offset=offset) -> None:
-            point = {**point, "epoch": offset + point["epoch"], "epochs": total_epochs,
-                     "seconds": time.perf_counter() - started}
+    def report_for(k: int) -> Callable[[dict], None]:
+        def report(point: dict) -> None:
+            done[k] = point["epoch"]
+            point = {**point, "tower_seconds": point["seconds"], "epoch": sum(done),
+                     "epochs": config.epochs * len(runs), "seconds": time.perf_counter() - started}
             history.append(point)
             if progress:
                 progress(point)
+        return report
 
-        label = "+".join(group) + (f" (dropout {dropout:g})" if dropout is not None else "")
-        run_config = config if dropout is None else replace(config, sequence_dropout=dropout)
-        tower, tower_history = train_tower(dataset, run_config, group, dev, report, label)
+    jobs = [(config if dropout is None else replace(config, sequence_dropout=dropout), group, _run_label(group, dropout))
+            for group, dropout in runs]
+    worker_peaks: list[float] = []
+    if config.parallel_towers > 1 and len(jobs) > 1:
+        from .tower_pool import train_in_pool  # here: tower_pool imports this module
+
+        trained, worker_peaks = train_in_pool(dataset, jobs, dev, min(config.parallel_towers, len(jobs)), report_for)
+    else:
+        trained = []
+        for k, (run_config, group, label) in enumerate(jobs):
+            trained.append(train_tower(dataset, run_config, group, dev, report_for(k), label))
+            done[k] = config.epochs  # a tower that stopped early: the rest of its share is done
+    best: dict[tuple[str, ...], tuple[float, Tower, float | None]] = {}  # per tower: validation, tower, dropout
+    for (group, dropout), (tower, tower_history) in zip(runs, trained):
         validation = max((p["val_ndcg@10"] for p in tower_history), default=-1.0)
         if group not in best or validation > best[group][0]:  # ties keep the earlier value
             best[group] = (validation, tower, dropout)
@@ -557,7 +584,7 @@ def train(dataset: Dataset, config: TrainConfig | None = None, device: str = "au
     train_seconds = time.perf_counter() - started
     validation = evaluate_model(model, dataset, "val", dev)
     test = evaluate_model(model, dataset, "test", dev)
-    return TrainResult(model, config, history, validation, test, train_seconds, str(dev), gate_seconds)
+    return TrainResult(model, config, history, validation, test, train_seconds, str(dev), gate_seconds, worker_peaks)
 
 
 class TqdmProgress:

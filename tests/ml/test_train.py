@@ -413,3 +413,35 @@ def test_train_tower_with_lazy_item_updates_learns(dataset, monkeypatch):
     assert sparse_steps and not tower.sparse_item_rows  # lazy while training, dense gradients after
     # (sampled negatives on 60 items: the loss is noisy epoch to epoch)
     assert min(losses[-3:]) < losses[0] - 0.1 and max(ndcg[-3:]) > ndcg[0] + 0.02
+
+
+def test_parallel_towers_train_the_same_towers_in_worker_processes(dataset):
+    from dataclasses import replace
+
+    config = tiny(sequence_dropouts="0.5,0.3")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # two workers of one thread each against one thread here: like with like
+    try:
+        points = []
+        parallel = train(dataset, replace(config, parallel_towers=2), device="cpu", progress=points.append)
+        torch.set_num_threads(1)
+        alone = train(dataset, config, device="cpu")
+    finally:
+        torch.set_num_threads(threads)
+    for mine, theirs in zip(parallel.model.towers, alone.model.towers):
+        expected = theirs.state_dict()
+        assert all(torch.equal(value, expected[key]) for key, value in mine.state_dict().items())
+    assert parallel.test == alone.test and parallel.config.sequence_dropout == alone.config.sequence_dropout
+    # progress from four processes counts the epochs done, one at a time, up to the total
+    assert [p["epoch"] for p in points] == list(range(1, len(points) + 1)) and points[-1]["epochs"] == 12
+    assert sorted(p["tower"] for p in points) == sorted(p["tower"] for p in alone.history)
+    assert len(parallel.worker_peak_rss_mb) == 2 and min(parallel.worker_peak_rss_mb) > 0  # two worker processes
+    assert alone.worker_peak_rss_mb == []
+    with pytest.raises(ValueError, match="parallel_towers must be at least 1"):
+        TrainConfig(parallel_towers=0)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine where CUDA fails")
+def test_a_tower_training_that_fails_in_its_worker_process_fails_train(dataset):
+    with pytest.raises(RuntimeError, match=r"tower training '(graph|social|sequence)' failed in its worker process"):
+        train(dataset, tiny(parallel_towers=2, epochs=1), device="cuda")
