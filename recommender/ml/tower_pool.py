@@ -62,7 +62,8 @@ def train_in_pool(dataset: Dataset, jobs: list[tuple[TrainConfig, tuple[str, ...
     """train_tower for each (config, branches, label) in `at_once` worker processes: (tower,
     history) in the jobs' order, and each worker process's peak RSS in MB. Sequence trainings are submitted
     first: on the CPU they are the longest, and one started last would leave a core idle at the
-    end. A training that fails raises RuntimeError naming it; the others are cancelled."""
+    end. A training that fails raises RuntimeError naming it; then, as on any exception here
+    (one raised by a progress callback included), the other trainings are stopped at once."""
     context = multiprocessing.get_context("spawn")
     progress = context.Queue()
     threads = max(1, torch.get_num_threads() // at_once)
@@ -82,17 +83,20 @@ def train_in_pool(dataset: Dataset, jobs: list[tuple[TrainConfig, tuple[str, ...
         futures = {pool.submit(_train_one, k, jobs[k][0].to_dict(), jobs[k][1], str(dev), jobs[k][2]): k
                    for k in order}
         pending = set(futures)
-        while pending:
-            finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            relay()
-            for future in finished:
-                k = futures[future]
-                try:
-                    results[k] = future.result()
-                except Exception as exc:
-                    _stop(pool)
-                    raise RuntimeError(f"tower training {jobs[k][2]!r} failed in its worker process: "
-                                       f"{type(exc).__name__}: {exc}") from exc
+        try:
+            while pending:
+                finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                relay()  # the caller's progress callback may raise (a time limit): the workers then stop
+                for future in finished:
+                    k = futures[future]
+                    try:
+                        results[k] = future.result()
+                    except Exception as exc:
+                        raise RuntimeError(f"tower training {jobs[k][2]!r} failed in its worker process: "
+                                           f"{type(exc).__name__}: {exc}") from exc
+        except BaseException:
+            _stop(pool)
+            raise
     relay()  # the workers have exited: whatever they sent is in the queue
     trained, peaks = [], {}
     for k, (config, group, _) in enumerate(jobs):

@@ -136,3 +136,28 @@ def test_a_worker_killed_mid_training_is_redelivered_and_one_version_goes_live(w
     assert "redelivered" in run.log_tail
     assert ModelVersion.objects.count() == 1
     assert ModelVersion.objects.filter(status=ModelVersion.Status.ACTIVE).get() == run.model_version
+
+
+def test_parallel_tower_trainings_under_the_worker_and_its_time_limit(worker_env, live_worker, client,
+                                                                      django_user_model):
+    """RECOMMENDER_TRAIN_CONFIG {"parallel_towers": 2}: the solo-pool worker may start the tower
+    trainings' processes; their progress reaches the run, and the run's time limit stops them."""
+    seed_small_store()
+    client.force_login(django_user_model.objects.create_superuser("root", "r@example.com", "pw"))
+    live_worker.stop()
+    worker_env.setenv("RECOMMENDER_TRAIN_CONFIG", json.dumps({**TINY_TRAIN_CONFIG, "parallel_towers": 2}))
+    parallel = live_worker.start_another()
+    run = wait_for_run(retrain_from_admin(client))
+    assert run.state == TrainingRun.State.SUCCEEDED, run.error
+    assert run.progress == 100.0 and run.epoch == 4 * TINY_TRAIN_CONFIG["epochs"] and len(run.curve) == 4 * 2
+    previous = ModelVersion.objects.get(status=ModelVersion.Status.ACTIVE)
+    parallel.stop()
+    worker_env.setenv("RECOMMENDER_TRAIN_CONFIG",
+                      json.dumps({**TINY_TRAIN_CONFIG, "parallel_towers": 2, "epochs": 500, "patience": 500}))
+    worker_env.setenv("RECOMMENDER_TRAIN_TIME_LIMIT", "1")
+    live_worker.start_another()
+    failed = wait_for_run(retrain_from_admin(client))
+    assert failed.state == TrainingRun.State.FAILED, (failed.epoch, failed.log_tail)
+    assert "TrainingTimeLimitExceeded: time limit of 1 s exceeded" in failed.error
+    assert failed.epoch < 4 * 500
+    assert ModelVersion.objects.get(status=ModelVersion.Status.ACTIVE) == previous
