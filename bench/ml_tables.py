@@ -3,7 +3,10 @@
     .venv/bin/python bench/ml_tables.py docs/results/*.json
 
 Files of the same dataset (e.g. amazon-beauty-core.json and amazon-beauty-ablations.json, from
-runs of different --models) are merged into one table; each file's settings line is kept.
+runs of different --models) are merged into one table. A model in several files takes its row
+from the file given last (with a shell glob: the name that sorts last, e.g. a re-run's
+lastfm-towers-lstm.json over lastfm-baselines.json); each file's settings line names the models
+it still gives.
 """
 import json
 import sys
@@ -11,20 +14,22 @@ import sys
 COLUMNS = ("recall@10", "ndcg@10", "recall@20", "ndcg@20", "mrr", "coverage@10")
 
 
-def settings_line(result: dict) -> str:
+def settings_line(result: dict, models: list[str]) -> str:
     s, m = result.get("settings", {}), result["machine"]
-    return (f"{', '.join(result['models'])}: epoch cap {s.get('epochs_cap') or 'model defaults'}, "
+    return (f"{', '.join(models)}: epoch cap {s.get('epochs_cap') or 'model defaults'}, "
             f"patience {s.get('patience')}, seed {s.get('seed')}; {m['cpu']}, {m['threads']} torch threads, "
             f"device {m['device']}")
 
 
 def markdown(results: list[dict]) -> str:
     d = results[0]["dataset"]
-    models = {name: row for result in results for name, row in result["models"].items()}
+    models = {name: row for result in results for name, row in result["models"].items()}  # the last file wins
+    source = {name: k for k, result in enumerate(results) for name in result["models"]}
     best = {c: max(row[c] for row in models.values()) for c in COLUMNS}
     out = [f"### {d['name']}: {d['users']:,} users, {d['items']:,} items, {d['interactions']:,} interactions, "
            f"{d['social_edges']:,} social edges", ""]
-    out += [f"- {settings_line(r)}" for r in results]
+    given = [[name for name in r["models"] if source[name] == k] for k, r in enumerate(results)]
+    out += [f"- {settings_line(r, names)}" for r, names in zip(results, given) if names]
     out += ["", "| model | " + " | ".join(COLUMNS) + " | epochs | train s | peak RSS MB |",
             "|---" * (len(COLUMNS) + 4) + "|"]
     for name, row in sorted(models.items(), key=lambda kv: -kv[1]["ndcg@10"]):
