@@ -42,6 +42,7 @@ def _start_worker(dataset: Dataset, progress, threads: int) -> None:
 def _train_one(k: int, config: dict, group: tuple[str, ...], device: str, label: str) -> dict:
     tower, history = train_tower(_dataset, TrainConfig.from_dict(config), group, torch.device(device),
                                  lambda point: _progress.put((k, point)), label)
+    _progress.put((k, None))  # the end of job k, after its last point on the same queue
     buffer = io.BytesIO()
     torch.save({name: value.cpu() for name, value in tower.state_dict().items()}, buffer)
     return {"state": buffer.getvalue(), "history": history, "pid": os.getpid(), "peak_rss_mb": peak_rss_mb()}
@@ -57,10 +58,11 @@ def _stop(pool: ProcessPoolExecutor) -> None:
 
 
 def train_in_pool(dataset: Dataset, jobs: list[tuple[TrainConfig, tuple[str, ...], str]], dev: torch.device,
-                  at_once: int, report_for: Callable[[int], Callable[[dict], None]]
-                  ) -> tuple[list[tuple[Tower, list[dict]]], list[float]]:
+                  at_once: int, report_for: Callable[[int], Callable[[dict], None]],
+                  finished: Callable[[int], None] = lambda k: None) -> tuple[list[tuple[Tower, list[dict]]], list[float]]:
     """train_tower for each (config, branches, label) in `at_once` worker processes: (tower,
-    history) in the jobs' order, and each worker process's peak RSS in MB. Sequence trainings are submitted
+    history) in the jobs' order, and each worker process's peak RSS in MB. report_for(k) takes
+    job k's progress points, finished(k) is called when it ends. Sequence trainings are submitted
     first: on the CPU they are the longest, and one started last would leave a core idle at the
     end. A training that fails raises RuntimeError naming it; then, as on any exception here
     (one raised by a progress callback included), the other trainings are stopped at once."""
@@ -76,7 +78,10 @@ def train_in_pool(dataset: Dataset, jobs: list[tuple[TrainConfig, tuple[str, ...
                 k, point = progress.get_nowait()
             except Empty:
                 return
-            report_for(k)(point)
+            if point is None:
+                finished(k)
+            else:
+                report_for(k)(point)
 
     with ProcessPoolExecutor(at_once, mp_context=context, initializer=_start_worker,
                              initargs=(dataset, progress, threads)) as pool:
@@ -85,9 +90,9 @@ def train_in_pool(dataset: Dataset, jobs: list[tuple[TrainConfig, tuple[str, ...
         pending = set(futures)
         try:
             while pending:
-                finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                ended, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 relay()  # the caller's progress callback may raise (a time limit): the workers then stop
-                for future in finished:
+                for future in ended:
                     k = futures[future]
                     try:
                         results[k] = future.result()

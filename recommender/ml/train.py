@@ -102,7 +102,7 @@ class TrainConfig:
     # dense update of the 50k x 64 table was ~15 ms of a ~75 ms sequence batch.
     lazy_item_updates: str = "auto"
     # Tower trainings run at once, each in a spawned process of its own with 1/n of this process's
-    # torch threads (recommender/ml/workers.py). Each training is seeded on its own, so the towers
+    # torch threads (recommender/ml/tower_pool.py). Each training is seeded on its own, so the towers
     # are those of one-at-a-time training with that many threads. A sequence batch's thousands of
     # small ops gain little from a second thread: two sequence trainings side by side in
     # one-thread processes took 0.51-0.61x the time of one after the other with two threads
@@ -561,7 +561,8 @@ def train(dataset: Dataset, config: TrainConfig | None = None, device: str = "au
     if config.parallel_towers > 1 and len(jobs) > 1:
         from .tower_pool import train_in_pool  # here: tower_pool imports this module
 
-        trained, worker_peaks = train_in_pool(dataset, jobs, dev, min(config.parallel_towers, len(jobs)), report_for)
+        trained, worker_peaks = train_in_pool(dataset, jobs, dev, min(config.parallel_towers, len(jobs)), report_for,
+                                              finished=lambda k: done.__setitem__(k, config.epochs))
     else:
         trained = []
         for k, (run_config, group, label) in enumerate(jobs):
