@@ -435,7 +435,8 @@ def test_parallel_towers_train_the_same_towers_in_worker_processes(dataset):
     # progress from four processes counts the epochs done, one at a time, up to the total
     assert [p["epoch"] for p in points] == list(range(1, len(points) + 1)) and points[-1]["epochs"] == 12
     assert sorted(p["tower"] for p in points) == sorted(p["tower"] for p in alone.history)
-    assert len(parallel.worker_peak_rss_mb) == 2 and min(parallel.worker_peak_rss_mb) > 0  # two worker processes
+    # two worker processes (one may take every job while the other starts: tiny trainings are quick)
+    assert 1 <= len(parallel.worker_peak_rss_mb) <= 2 and min(parallel.worker_peak_rss_mb) > 0
     assert alone.worker_peak_rss_mb == []
     with pytest.raises(ValueError, match="parallel_towers must be at least 1"):
         TrainConfig(parallel_towers=0)
