@@ -112,6 +112,8 @@ def main() -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--parallel-towers", type=int, default=1,
                         help="TrainConfig.parallel_towers: tower trainings at once, each in its own process")
+    parser.add_argument("--dropout-masks", default="torch", choices=("torch", "pcg64"),
+                        help="TrainConfig.dropout_masks: where the CPU draws dropout masks")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
@@ -125,7 +127,8 @@ def main() -> int:
     print(f"  {args.users:,} users, {args.items:,} items, {args.interactions:,} interactions, "
           f"{dataset.stats['social_edges']:,} social edges", flush=True)
 
-    config = TrainConfig(epochs=1, eval_users=args.eval_users, seed=args.seed, parallel_towers=args.parallel_towers)
+    config = TrainConfig(epochs=1, eval_users=args.eval_users, seed=args.seed, parallel_towers=args.parallel_towers,
+                         dropout_masks=args.dropout_masks)
     started, ticks = time.perf_counter(), cpu_ticks()
     result = train(dataset, config, device=args.device)
     train_call = time.perf_counter() - started

@@ -110,7 +110,8 @@ class Tower(nn.Module):
                  graph_layers: int = 2, social_layers: int = 2, social_heads: int = 2,
                  max_len: int = 50, dropout: float = 0.5, fused_norm: bool = True,
                  gate_length: bool = True, graph_user: str = "prefix", sequence_dropout: float | None = None,
-                 use_graph: bool = True, use_social: bool = True, use_sequence: bool = True):
+                 use_graph: bool = True, use_social: bool = True, use_sequence: bool = True,
+                 dropout_masks: str = "torch"):
         super().__init__()
         if not (use_graph or use_social or use_sequence):
             raise ValueError("at least one branch must be on")
@@ -153,9 +154,11 @@ class Tower(nn.Module):
         # A mix of unit-scale branch vectors is shorter than each of them (more so the more evenly
         # the gate mixes), which flattens the softmax; normalizing the fused vector undoes that.
         self.fused_norm = nn.LayerNorm(dim) if fused_norm else None
-        self.dropout = Dropout(dropout)
+        # dropout_masks "pcg64": masks drawn by numpy's PCG64 on the CPU (dropout.py), "torch": nn.Dropout
+        make_dropout = Dropout if dropout_masks == "pcg64" else nn.Dropout
+        self.dropout = make_dropout(dropout)
         # the LSTM's input and head (None: `dropout`, as the graph and social vectors)
-        self.sequence_dropout = Dropout(dropout if sequence_dropout is None else sequence_dropout)
+        self.sequence_dropout = make_dropout(dropout if sequence_dropout is None else sequence_dropout)
         self.graph_inputs: GraphInputs | None = None
         self._cache: Propagated | None = None
         # training sets it where only a batch's item rows are updated (train.tower_optimizer):

@@ -44,6 +44,7 @@ from .model import GraphInputs, Tower
 from .softmax import row_sampled_softmax_loss, sampled_softmax_loss
 
 LOSSES = ("auto", "ce", "sampled", "bpr")
+DROPOUT_MASKS = ("torch", "pcg64")
 SOFTMAX_PRECISIONS = ("auto", "float32", "bfloat16")
 SWITCHES = ("auto", "on", "off")  # per_user_training, lazy_item_updates
 
@@ -110,6 +111,14 @@ class TrainConfig:
     # children (a Celery prefork worker) must keep 1; each child holds its own copy of the model
     # and its optimizer state (the dataset's tensors are shared).
     parallel_towers: int = 1
+    # Where the CPU draws dropout masks: "torch" (bernoulli_, one Mersenne Twister call per
+    # element, single-threaded) or "pcg64" (numpy's PCG64, 16 bits an element; ~10x cheaper, ~8%
+    # of an epoch at 100k users; recommender/ml/dropout.py). Not a quality choice, but a different
+    # random stream: the tables were measured with "torch", and a full re-run with "pcg64" moved
+    # every tower-based row by run-to-run noise, enough to flip lastfm's hybrid (0.13470) below its
+    # graph ablation (0.13475) (docs/benchmarks.md, "Tenth session"). The default keeps the tables
+    # reproducible. GPUs always use torch's dropout.
+    dropout_masks: str = "torch"
     lr: float = 2e-3
     weight_decay: float = 0.0
     batch_size: int = 128
@@ -123,7 +132,8 @@ class TrainConfig:
 
     def __post_init__(self):
         for name, choices in (("loss", LOSSES), ("softmax_precision", SOFTMAX_PRECISIONS),
-                              ("per_user_training", SWITCHES), ("lazy_item_updates", SWITCHES)):
+                              ("per_user_training", SWITCHES), ("lazy_item_updates", SWITCHES),
+                              ("dropout_masks", DROPOUT_MASKS)):
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {', '.join(choices)}, not {getattr(self, name)!r}")
         if self.lazy_item_updates == "on" and self.weight_decay:
@@ -191,7 +201,7 @@ class TrainConfig:
 
     def tower_kwargs(self) -> dict:
         keys = ("dim", "graph_layers", "social_layers", "social_heads", "max_len", "dropout", "fused_norm", "gate_length",
-                "graph_user")
+                "graph_user", "dropout_masks")
         kwargs = {k: getattr(self, k) for k in keys}
         kwargs["sequence_dropout"] = self.sequence_dropout if self.sequence_dropout >= 0 else None
         return kwargs

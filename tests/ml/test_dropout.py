@@ -35,3 +35,20 @@ def test_eval_mode_and_zero_p_pass_the_input_through():
     assert Dropout(0.0).train()(x) is x
     with pytest.raises(ValueError, match=r"in \[0, 1\)"):
         Dropout(1.0)
+
+
+def test_the_config_chooses_where_the_towers_draw_their_masks():
+    from torch import nn
+
+    from recommender.ml.dropout import Dropout
+    from recommender.ml.model import Tower
+    from recommender.ml.train import TrainConfig
+
+    def dropouts(config):
+        tower = Tower.for_branches(5, 7, 0, ("graph", "sequence"), **config.tower_kwargs())
+        return {type(tower.dropout), type(tower.sequence_dropout)}
+
+    assert dropouts(TrainConfig()) == {nn.Dropout}  # the tables' masks, bit for bit
+    assert dropouts(TrainConfig(dropout_masks="pcg64")) == {Dropout}
+    with pytest.raises(ValueError, match="dropout_masks must be one of torch, pcg64"):
+        TrainConfig(dropout_masks="fast")
