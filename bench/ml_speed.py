@@ -11,7 +11,9 @@ Synthetic data (generated in-process, vectorized; Zipf-like item popularity), th
    --parallel-towers, starting the worker processes (a one-off cost per train(), not per epoch:
    each worker imports torch and receives the dataset; on a GPU, each creates its CUDA context).
    The score gate's fit is reported apart too,
-2. peak RSS of this process (the data, the model and its training),
+2. peak RSS of this process (the data, the model and its training) and the peak of the summed
+   proportional set size (PSS) of this process and its children during training, sampled every
+   0.25 s: with --parallel-towers, the memory the whole job holds (shared pages counted once),
 3. top-100 for every user (Recommender.recommend_many, seen items masked),
 4. `step` + re-rank of 100 candidates for one customer, p50/p99 over --calls calls.
 Targets: epoch <= 60 s, RSS <= 8 GB, top-100 for all <= 30 s, step + re-rank <= 5 ms.
@@ -43,6 +45,7 @@ else:
     os.environ.pop("OMP_WAIT_POLICY", None)
 
 import random  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -91,6 +94,60 @@ def line(label: str, value: float, unit: str, target_key: str | None = None) -> 
     return text
 
 
+class TreeMemory:
+    """Samples the proportional set size (PSS) of this process and its descendants every
+    `interval` seconds and keeps the peak of their sum: the memory the whole job holds, with
+    pages the processes share (the dataset's tensors, libraries) counted once, not once per
+    process as each one's own peak RSS counts them. Linux only (/proc/PID/smaps_rollup); 0 elsewhere."""
+
+    def __init__(self, interval: float = 0.25):
+        self.interval, self.peak_mb = interval, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> "TreeMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            self.peak_mb = max(self.peak_mb, sum(map(pss_mb, process_tree(os.getpid()))))
+            if self._stop.wait(self.interval):
+                return
+
+
+def process_tree(root: int) -> list[int]:
+    """root and every process descended from it (from /proc/*/stat's parent ids)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        parents.setdefault(ppid, []).append(int(entry))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(parents.get(pid, []))
+    return tree
+
+
+def pss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            return next((int(line.split()[1]) / 1024 for line in rollup if line.startswith("Pss:")), 0.0)
+    except OSError:  # gone meanwhile, or not Linux
+        return 0.0
+
+
 def cpu_ticks() -> tuple[int, int]:
     """(all, steal) CPU ticks since boot from /proc/stat ((0, 0) where there is none)."""
     try:
@@ -130,7 +187,8 @@ def main() -> int:
     config = TrainConfig(epochs=1, eval_users=args.eval_users, seed=args.seed, parallel_towers=args.parallel_towers,
                          dropout_masks=args.dropout_masks)
     started, ticks = time.perf_counter(), cpu_ticks()
-    result = train(dataset, config, device=args.device)
+    with TreeMemory() as memory:
+        result = train(dataset, config, device=args.device)
     train_call = time.perf_counter() - started
     total, steal = (after - before for after, before in zip(cpu_ticks(), ticks))
     last_end = max(point["seconds"] for point in result.history)
@@ -148,10 +206,9 @@ def main() -> int:
     print(line("  train() in all (+ full val and test ranking)", train_call, "s"))
     print(line("  CPU time stolen by the hypervisor meanwhile", 100 * steal / max(total, 1), "%"))
     print(line("peak RSS (process, after training)", peak_rss_mb(), "MB", "peak_rss_mb"), flush=True)
-    if result.worker_peak_rss_mb:  # children of this process, each its own peak; their sum bounds them at once
-        print(line("  + the tower-training processes' peaks, summed", sum(result.worker_peak_rss_mb), "MB"))
-        print(line("  = at most, all processes together", peak_rss_mb() + sum(result.worker_peak_rss_mb), "MB",
-                   "peak_rss_mb"), flush=True)
+    print(line("peak PSS during training, this process + children", memory.peak_mb, "MB", "peak_rss_mb"))
+    if result.worker_peak_rss_mb:  # each child's own peak RSS counts the pages it shares with the others
+        print(line("  the tower-training processes' own peak RSS, summed", sum(result.worker_peak_rss_mb), "MB"))
 
     rec = Recommender.from_training(result, dataset)
     started = time.perf_counter()
