@@ -13,7 +13,7 @@ Synthetic data (generated in-process, vectorized; Zipf-like item popularity), th
    The score gate's fit is reported apart too,
 2. peak RSS of this process (the data, the model and its training) and the peak of the summed
    proportional set size (PSS) of this process and its children during training, sampled every
-   0.25 s: with --parallel-towers, the memory the whole job holds (shared pages counted once),
+   second: with --parallel-towers, the memory the whole job holds (shared pages counted once),
 3. top-100 for every user (Recommender.recommend_many, seen items masked),
 4. `step` + re-rank of 100 candidates for one customer, p50/p99 over --calls calls.
 Targets: epoch <= 60 s, RSS <= 8 GB, top-100 for all <= 30 s, step + re-rank <= 5 ms.
@@ -98,9 +98,10 @@ class TreeMemory:
     """Samples the proportional set size (PSS) of this process and its descendants every
     `interval` seconds and keeps the peak of their sum: the memory the whole job holds, with
     pages the processes share (the dataset's tensors, libraries) counted once, not once per
-    process as each one's own peak RSS counts them. Linux only (/proc/PID/smaps_rollup); 0 elsewhere."""
+    process as each one's own peak RSS counts them. Not too often: reading smaps_rollup walks a
+    process's page tables. Linux only (/proc/PID/smaps_rollup); 0 elsewhere."""
 
-    def __init__(self, interval: float = 0.25):
+    def __init__(self, interval: float = 1.0):
         self.interval, self.peak_mb = interval, 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
