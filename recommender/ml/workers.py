@@ -1,11 +1,11 @@
-"""Functions run in spawned processes of their own, a few at once, reporting through a queue.
+"""Functions run in fresh spawned processes, a few at once, reporting through a queue.
 
-Used by the benchmark (`--jobs`: a model per process) and by train() (TrainConfig.parallel_towers:
-a tower training per process). A job is (name, target, args): the child sets its torch thread
-count, calls `target(*args, progress)` and sends back what it returns; `progress(point)` sends a
-progress point on the way. A child that raises, or dies, is reported as an exception in its
-place; the others go on. Arguments and results travel pickled (tensors in arguments through
-torch's shared memory, so a dataset is not copied).
+The benchmark's `--jobs` runs each model this way, so that each process's peak RSS is its model's
+own (train()'s parallel_towers reuses a pool of workers instead: tower_pool.py). A job is
+(name, target, args): the child sets its torch thread count, calls `target(*args, progress)` and
+sends back what it returns; `progress(point)` sends a progress point on the way. A child that
+raises, or dies, is reported as an exception in its place; the others go on. Arguments and
+results travel pickled.
 
 "spawn", not "fork": a forked child would inherit the parent's OpenMP thread pool, which is
 not fork-safe, and whatever locks other threads held.
@@ -15,7 +15,6 @@ from __future__ import annotations
 import multiprocessing
 import resource
 import traceback
-import warnings
 from collections.abc import Callable, Iterator
 from queue import Empty
 
@@ -29,7 +28,6 @@ def peak_rss_mb() -> float:
 
 def _child(target: Callable, args: tuple, queue, threads: int | None) -> None:
     try:
-        warnings.filterwarnings("ignore", message="Sparse (CSR tensor support|invariant checks)")  # shared CSR tensors
         if threads:
             torch.set_num_threads(threads)
         queue.put(("result", target(*args, lambda point: queue.put(("progress", point)))))
