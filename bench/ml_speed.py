@@ -5,15 +5,16 @@
 Synthetic data (generated in-process, vectorized; Zipf-like item popularity), then:
 1. one training epoch of the default hybrid (TrainConfig, epochs=1): one epoch of each tower
    training (graph, social, and the sequence tower once per sequence dropout: one after another,
-   or --parallel-towers at once in processes of their own), each a training pass plus validation
+   or a few at once in processes of their own: TrainConfig.parallel_towers, whose default "auto"
+   runs one per torch thread on the CPU), each a training pass plus validation
    of --eval-users users, as train() reports it, from the first training's first batch until the
    last one ends. What comes before it is printed apart: building the first tower and, with
-   --parallel-towers, starting the worker processes (a one-off cost per train(), not per epoch:
+   trainings in parallel, starting the worker processes (a one-off cost per train(), not per epoch:
    each worker imports torch and receives the dataset; on a GPU, each creates its CUDA context).
    The score gate's fit is reported apart too,
 2. peak RSS of this process (the data, the model and its training) and the peak of the summed
    proportional set size (PSS) of this process and its children during training, sampled every
-   second: with --parallel-towers, the memory the whole job holds (shared pages counted once),
+   second: with trainings in parallel, the memory the whole job holds (shared pages counted once),
 3. top-100 for every user (Recommender.recommend_many, seen items masked),
 4. `step` + re-rank of 100 candidates for one customer, p50/p99 over --calls calls.
 Targets: epoch <= 60 s, RSS <= 8 GB, top-100 for all <= 30 s, step + re-rank <= 5 ms.
@@ -60,7 +61,8 @@ import torch  # noqa: E402
 from recommender.ml.baselines import peak_rss_mb  # noqa: E402
 from recommender.ml.serve import Recommender  # noqa: E402
 from recommender.ml.synthetic import scale_dataset  # noqa: E402
-from recommender.ml.train import TrainConfig, train  # noqa: E402
+from recommender.ml.train import (TrainConfig, resolve_device, tower_processes, tower_runs, train,  # noqa: E402
+                                  trained_towers)
 
 TARGETS = {"epoch_s": 60.0, "peak_rss_mb": 8 * 1024.0, "top100_all_s": 30.0, "step_rerank_p99_ms": 5.0}
 
@@ -168,8 +170,11 @@ def main() -> int:
     parser.add_argument("--eval-users", type=int, default=2000, help="validation users scored after the epoch")
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--parallel-towers", type=int, default=1,
-                        help="TrainConfig.parallel_towers: tower trainings at once, each in its own process")
+    parser.add_argument("--parallel-towers", type=int, default=TrainConfig.parallel_towers,
+                        help="TrainConfig.parallel_towers: tower trainings at once, each in its own process "
+                             "(0, the default: auto, one per torch thread on the CPU)")
+    parser.add_argument("--max-epoch-batches", type=int, default=TrainConfig.max_epoch_batches,
+                        help="TrainConfig.max_epoch_batches: batches an epoch has at most (0 = no limit)")
     parser.add_argument("--dropout-masks", default="torch", choices=("torch", "pcg64"),
                         help="TrainConfig.dropout_masks: where the CPU draws dropout masks")
     parser.add_argument("--seed", type=int, default=0)
@@ -186,7 +191,11 @@ def main() -> int:
           f"{dataset.stats['social_edges']:,} social edges", flush=True)
 
     config = TrainConfig(epochs=1, eval_users=args.eval_users, seed=args.seed, parallel_towers=args.parallel_towers,
-                         dropout_masks=args.dropout_masks)
+                         max_epoch_batches=args.max_epoch_batches, dropout_masks=args.dropout_masks)
+    trainings = len(tower_runs(config, trained_towers(dataset, config)))
+    processes = tower_processes(dataset, config, trainings, resolve_device(args.device))
+    print(f"{trainings} tower trainings, {processes} at once (parallel_towers={config.parallel_towers}), "
+          f"at most {config.max_epoch_batches or 'unlimited'} batches an epoch", flush=True)
     started, ticks = time.perf_counter(), cpu_ticks()
     with TreeMemory() as memory:
         result = train(dataset, config, device=args.device)
@@ -196,7 +205,7 @@ def main() -> int:
     # when each tower training began its first batch, from train()'s start (its first point's
     # arrival less its own time); the earliest is after the worker processes started, if any
     first_start = min(point["seconds"] - point["tower_seconds"] for point in result.history)
-    at_once = f", {args.parallel_towers} trainings at once" if args.parallel_towers > 1 else ""
+    at_once = f", {processes} trainings at once" if processes > 1 else ""
     print(line(f"one training epoch, all towers ({result.device}{at_once})", last_end - first_start, "s", "epoch_s"))
     print("  (from the first tower training's first batch to the last one's end)")
     for point in result.history:

@@ -330,7 +330,7 @@ def train_hybrid(dataset, name: str, options: FitOptions, config: TrainConfig | 
     progress = options.progress
     forward = (lambda point: progress({"model": name, **point})) if progress else None
     result = train(dataset, config, device=str(options.device), progress=forward)
-    return result.test, result.validation, len(result.history)
+    return result.test, result.validation, len(result.history), result.worker_peak_rss_mb
 
 
 def run_model(dataset, name: str, epochs: int | None = None, seed: int = 0, device: str = "auto",
@@ -343,8 +343,9 @@ def run_model(dataset, name: str, epochs: int | None = None, seed: int = 0, devi
     options = FitOptions(epochs=epochs, patience=patience, seed=seed, device=resolve_device(device),
                          progress=progress)
     started = time.perf_counter()
+    workers: list[float] = []  # peak RSS of the processes that trained towers (parallel_towers)
     if name == "hybrid" or name in ABLATIONS:
-        test, validation, epochs_run = train_hybrid(dataset, name, options, train_config)
+        test, validation, epochs_run, workers = train_hybrid(dataset, name, options, train_config)
     elif name in BASELINES:
         model = BASELINES[name]().fit(dataset, options)
         epochs_run = getattr(model, "epochs_run", None)  # None: not trained by epochs
@@ -354,8 +355,11 @@ def run_model(dataset, name: str, epochs: int | None = None, seed: int = 0, devi
     else:
         raise ValueError(f"unknown model {name!r}; choose from hybrid, {', '.join(DEFAULT_NAMES)}")
     seconds = time.perf_counter() - started
-    return {**test, "val_ndcg@10": validation["ndcg@10"], "epochs": epochs_run,
-            "train_seconds": round(seconds, 2), "peak_rss_mb": round(peak_rss_mb(), 1)}
+    result = {**test, "val_ndcg@10": validation["ndcg@10"], "epochs": epochs_run,
+              "train_seconds": round(seconds, 2), "peak_rss_mb": round(peak_rss_mb(), 1)}
+    if workers:
+        result["worker_peak_rss_mb"] = [round(peak, 1) for peak in workers]
+    return result
 
 
 def run_baselines(dataset, names=DEFAULT_NAMES, epochs: int | None = None, seed: int = 0,

@@ -151,6 +151,11 @@ def table(models: dict) -> str:
         cells = "".join(f"{r[c]:>12.4f}{'*' if r[c] == best[c] else ' '}" for c in COLUMNS)
         epochs = str(r.get("epochs") or "-")
         lines.append(f"{name:<10}{cells}{epochs:>8}{r['train_seconds']:>10.1f}{r['peak_rss_mb']:>10.0f}")
+    for name, r in models.items():
+        if r.get("worker_peak_rss_mb"):
+            peaks = " and ".join(f"{peak:.0f}" for peak in r["worker_peak_rss_mb"])
+            lines.append(f"{name}: towers trained in {len(r['worker_peak_rss_mb'])} worker process(es), "
+                         f"peak RSS {peaks} MB, not in its peak MB")
     return "\n".join(lines)
 
 

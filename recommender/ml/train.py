@@ -1,9 +1,10 @@
 """Training for HybridRecommender (and its ablations): seeded, early-stopped on validation NDCG@10.
 
-train() trains the towers one after another (train_tower: each from the seed, with its own
-optimizer, early stopping and best weights; the tower holding the sequence branch once per
-`sequence_dropouts` value, keeping the best on validation), then fits the score gate that mixes
-them on the validation split (fit_gate). The loss curves of the towers are not comparable with each other.
+train() trains the towers (train_tower: each from the seed, with its own optimizer, early
+stopping and best weights; the tower holding the sequence branch once per `sequence_dropouts`
+value, keeping the best on validation), one after another or a few at once in worker processes
+(TrainConfig.parallel_towers), then fits the score gate that mixes them on the validation split
+(fit_gate). The loss curves of the towers are not comparable with each other.
 
 Within a tower, each epoch visits every user with train items once. A user contributes one window of at most
 `max_len` consecutive train items (a random window for longer sequences), and every position of the
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import copy
 import functools
+import multiprocessing
 import sys
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -107,10 +109,15 @@ class TrainConfig:
     # are those of one-at-a-time training with that many threads. A sequence batch's thousands of
     # small ops gain little from a second thread: two sequence trainings side by side in
     # one-thread processes took 0.51-0.61x the time of one after the other with two threads
-    # (100k users, 2 cores). 1: in this process, one after another. A process that may not start
-    # children (a Celery prefork worker) must keep 1; each child holds its own copy of the model
-    # and its optimizer state (the dataset's tensors are shared).
-    parallel_towers: int = 1
+    # (100k users, 2 cores). 1: in this process, one after another. 0 ("auto"): one process per
+    # torch thread, up to the number of trainings, on the CPU, where this process may start
+    # children (not a Celery prefork worker's daemonic child) and the data has at least
+    # PARALLEL_MIN_INTERACTIONS train interactions (below that the trainings take seconds and
+    # starting the workers, ~3 s, would cost what it saves); else 1 (tower_processes). On a GPU
+    # the workers' own CUDA contexts cost more than they saved (docs/benchmarks.md, "Tenth
+    # session"). Each child holds its own copy of the model and its optimizer state (the dataset's
+    # tensors are shared): 6.5 GB of PSS for two at 100k users against 2.4 GB in one process.
+    parallel_towers: int = 0
     # Where the CPU draws dropout masks: "torch" (bernoulli_, one Mersenne Twister call per
     # element, single-threaded) or "pcg64" (numpy's PCG64, 16 bits an element; ~10x cheaper, ~8%
     # of an epoch at 100k users; recommender/ml/dropout.py). Not a quality choice, but a different
@@ -125,6 +132,12 @@ class TrainConfig:
     # Graph edges propagated per epoch (forward): on a big graph, batches grow so that the
     # per-batch propagation (LightGCN hops + GAT layers) stays within it. 0 = no limit.
     propagation_budget: int = 100_000_000
+    # Batches an epoch has at most (0 = no limit): on more users than max_epoch_batches x
+    # batch_size the batch grows instead (100k users: 391 users a batch, not 782 batches of 128).
+    # A sequence batch of 128 users is a few thousand small ops whose cost barely depends on the
+    # batch: 4x the users cost 2.5x the time at 100k users (docs/benchmarks.md, "Eleventh
+    # session"). No benchmark dataset reaches the cap (amazon-beauty: 175 batches of 128).
+    max_epoch_batches: int = 256
     epochs: int = 60
     patience: int = 10
     eval_users: int = 20000  # validation users scored per epoch for early stopping (0 = all)
@@ -138,9 +151,12 @@ class TrainConfig:
                 raise ValueError(f"{name} must be one of {', '.join(choices)}, not {getattr(self, name)!r}")
         if self.lazy_item_updates == "on" and self.weight_decay:
             raise ValueError("lazy_item_updates 'on' needs weight_decay 0 (torch's SparseAdam has no weight decay)")
-        for name in ("dim", "max_len", "batch_size", "epochs", "negatives", "full_softmax_items", "parallel_towers"):
+        for name in ("dim", "max_len", "batch_size", "epochs", "negatives", "full_softmax_items"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
+        for name, zero in (("parallel_towers", "auto"), ("max_epoch_batches", "no limit"), ("propagation_budget", "no limit")):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 ({zero}) or more")
         if not (0.0 <= self.dropout < 1.0) or self.sequence_dropout >= 1.0:
             raise ValueError("dropout must be in [0, 1) and sequence_dropout below 1 (below 0: the same as dropout)")
         try:
@@ -295,6 +311,15 @@ def propagation_cost(dataset: Dataset, config: TrainConfig, branches: tuple[str,
     return cost
 
 
+def epoch_batch_cap(dataset: Dataset, config: TrainConfig, branches: tuple[str, ...]) -> int:
+    """The most batches an epoch of this tower may have (0 = no limit): the propagation budget's
+    (a big graph makes each batch's propagation costly) and max_epoch_batches, whichever is lower."""
+    cost = propagation_cost(dataset, config, branches)
+    caps = [max(1, config.propagation_budget // cost) if config.propagation_budget and cost else 0,
+            config.max_epoch_batches]
+    return min((cap for cap in caps if cap), default=0)
+
+
 def length_batches(users: list[int], seqs: list[list[int]], config: TrainConfig,
                    generator: torch.Generator, max_batches: int = 0) -> list[list[int]]:
     """Shuffled batches of users with similar sequence lengths (little padding for the LSTM)."""
@@ -435,8 +460,7 @@ def train_tower(dataset: Dataset, config: TrainConfig, branches: tuple[str, ...]
     active_users = [u for u, s in enumerate(dataset.train_seqs) if s]
     val_users = validation_users(dataset, config, generator)
     start_token, pad = dataset.n_items, dataset.n_items + 1
-    cost = propagation_cost(dataset, config, branches)
-    max_batches = max(1, config.propagation_budget // cost) if config.propagation_budget and cost else 0
+    max_batches = epoch_batch_cap(dataset, config, branches)
 
     history, best, best_state, stale = [], -1.0, None, 0
     started = time.perf_counter()
@@ -537,9 +561,23 @@ def _run_label(group: tuple[str, ...], dropout: float | None) -> str:
     return "+".join(group) + (f" (dropout {dropout:g})" if dropout is not None else "")
 
 
+# parallel_towers "auto" (0) trains in one process below this many train interactions.
+PARALLEL_MIN_INTERACTIONS = 20_000
+
+
+def tower_processes(dataset: Dataset, config: TrainConfig, trainings: int, dev: torch.device) -> int:
+    """How many of train()'s tower trainings run at once (TrainConfig.parallel_towers)."""
+    if config.parallel_towers:
+        return max(1, min(config.parallel_towers, trainings))
+    if (dev.type != "cpu" or multiprocessing.current_process().daemon
+            or len(dataset.train_users) < PARALLEL_MIN_INTERACTIONS):
+        return 1
+    return max(1, min(torch.get_num_threads(), trainings))
+
+
 def train(dataset: Dataset, config: TrainConfig | None = None, device: str = "auto",
           progress: Callable[[dict], None] | None = None) -> TrainResult:
-    """Train every tower (one after another, or config.parallel_towers at once), then fit the gate
+    """Train every tower (one after another, or a few at once: tower_processes), then fit the gate
     that mixes them.
 
     Progress points count the epochs done over all tower trainings (a tower that stops early
@@ -568,10 +606,11 @@ def train(dataset: Dataset, config: TrainConfig | None = None, device: str = "au
     jobs = [(config if dropout is None else replace(config, sequence_dropout=dropout), group, _run_label(group, dropout))
             for group, dropout in runs]
     worker_peaks: list[float] = []
-    if config.parallel_towers > 1 and len(jobs) > 1:
+    processes = tower_processes(dataset, config, len(jobs), dev)
+    if processes > 1:
         from .tower_pool import train_in_pool  # here: tower_pool imports this module
 
-        trained, worker_peaks = train_in_pool(dataset, jobs, dev, min(config.parallel_towers, len(jobs)), report_for,
+        trained, worker_peaks = train_in_pool(dataset, jobs, dev, processes, report_for,
                                               finished=lambda k: done.__setitem__(k, config.epochs))
     else:
         trained = []

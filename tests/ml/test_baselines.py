@@ -112,6 +112,7 @@ def test_ablations_are_the_hybrid_with_branches_off(planted, monkeypatch):
         history = [{}]
         validation = {"ndcg@10": 0.0}
         test = {"recall@10": 0.0, "ndcg@10": 0.0}
+        worker_peak_rss_mb: list = []
 
     def fake_train(dataset, config, device, progress):
         seen.append(config)

@@ -63,6 +63,18 @@ def test_each_model_in_its_own_process(csvs, tmp_path):
     assert result["models"]["pop"]["peak_rss_mb"] > 10
 
 
+def test_towers_trained_in_worker_processes_report_their_peak_rss(csvs, tmp_path, capsys):
+    out = tmp_path / "result.json"
+    assert bench.main(["--interactions", str(csvs / "interactions.csv"), "--models", "lstm", "--epochs", "1",
+                       "--sequence-dropouts", "0.5,0.3", "--parallel-towers", "2", "--in-process",
+                       "--out", str(out)]) == 0
+    lstm = json.loads(out.read_text())["models"]["lstm"]
+    assert 1 <= len(lstm["worker_peak_rss_mb"]) <= 2 and min(lstm["worker_peak_rss_mb"]) > 10
+    assert "lstm: towers trained in" in capsys.readouterr().out
+    table = bench.table({"pop": {**lstm, "worker_peak_rss_mb": []}})
+    assert "worker" not in table  # a model trained in its own process gets no such line
+
+
 def test_hybrid_options_reach_train_config():
     args = bench.parse_args(["--interactions", "x.csv", "--dim", "16", "--use-social", "false", "--epochs", "4"])
     config = bench.hybrid_config(args)

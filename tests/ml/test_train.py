@@ -179,6 +179,44 @@ def test_auto_loss_and_batch_size_scale_with_the_data():
     assert propagation_cost(dataset, TrainConfig(), ("sequence",)) == 0
 
 
+def test_an_epoch_has_at_most_the_lower_of_the_two_batch_caps():
+    from recommender.ml.train import epoch_batch_cap, propagation_cost
+
+    dataset = planted_dataset(n_chain_users=10, n_groups=1, group_size=4)
+    graph = propagation_cost(dataset, TrainConfig(), ("graph",))
+    # the propagation budget caps only a tower with a graph; max_epoch_batches caps every tower
+    assert epoch_batch_cap(dataset, TrainConfig(propagation_budget=graph * 3), ("graph",)) == 3
+    assert epoch_batch_cap(dataset, TrainConfig(propagation_budget=graph * 3, max_epoch_batches=2), ("graph",)) == 2
+    assert epoch_batch_cap(dataset, TrainConfig(propagation_budget=graph * 3), ("sequence",)) == 256
+    assert epoch_batch_cap(dataset, TrainConfig(max_epoch_batches=0), ("sequence",)) == 0  # no limit
+    assert epoch_batch_cap(dataset, TrainConfig(propagation_budget=0, max_epoch_batches=0), ("graph",)) == 0
+    assert epoch_batch_cap(dataset, TrainConfig(propagation_budget=1), ("graph",)) == 1
+    for name, zero in (("max_epoch_batches", "no limit"), ("propagation_budget", "no limit"), ("parallel_towers", "auto")):
+        with pytest.raises(ValueError, match=f"{name} must be 0 \\({zero}\\) or more"):
+            TrainConfig(**{name: -1})
+
+
+def test_max_epoch_batches_grows_the_batch_of_a_tower_training(dataset, monkeypatch):
+    from recommender.ml import train as training
+
+    sizes = []
+    original = training.sample_windows
+
+    def counting(seqs, users, *args, **kwargs):
+        sizes.append(len(users))
+        return original(seqs, users, *args, **kwargs)
+
+    monkeypatch.setattr(training, "sample_windows", counting)
+    users = sum(1 for seq in dataset.train_seqs if seq)
+    training.train_tower(dataset, tiny(epochs=1, batch_size=4, max_epoch_batches=0), ("sequence",),
+                         torch.device("cpu"), lambda point: None)
+    assert max(sizes) == 4 and sum(sizes) == users and len(sizes) > 5
+    sizes.clear()
+    training.train_tower(dataset, tiny(epochs=1, batch_size=4, max_epoch_batches=5), ("sequence",),
+                         torch.device("cpu"), lambda point: None)
+    assert len(sizes) <= 5 and sum(sizes) == users and max(sizes) == -(-users // 5)
+
+
 def test_command_line_trains_saves_and_reports_bad_input(tmp_path, capsys):
     from recommender.ml.serve import Recommender
     from recommender.ml.train import main
@@ -439,8 +477,42 @@ def test_parallel_towers_train_the_same_towers_in_worker_processes(dataset):
     # two worker processes (one may take every job while the other starts: tiny trainings are quick)
     assert 1 <= len(parallel.worker_peak_rss_mb) <= 2 and min(parallel.worker_peak_rss_mb) > 0
     assert alone.worker_peak_rss_mb == []
-    with pytest.raises(ValueError, match="parallel_towers must be at least 1"):
-        TrainConfig(parallel_towers=0)
+
+
+def test_parallel_towers_auto_uses_the_cpus_threads_where_it_may_and_the_data_is_big_enough(dataset, monkeypatch):
+    from recommender.ml import train as training
+
+    cpu, auto = torch.device("cpu"), TrainConfig()
+    assert auto.parallel_towers == 0
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
+    monkeypatch.setattr(training, "PARALLEL_MIN_INTERACTIONS", len(dataset.train_users))
+    assert training.tower_processes(dataset, auto, 4, cpu) == 2
+    assert training.tower_processes(dataset, auto, 1, cpu) == 1  # one training: nothing to run beside it
+    assert training.tower_processes(dataset, auto, 4, torch.device("cuda")) == 1  # CUDA contexts cost more
+    assert training.tower_processes(dataset, TrainConfig(parallel_towers=3), 4, cpu) == 3  # as configured
+    assert training.tower_processes(dataset, TrainConfig(parallel_towers=1), 4, cpu) == 1
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    assert training.tower_processes(dataset, auto, 4, cpu) == 1
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 8)
+    assert training.tower_processes(dataset, auto, 4, cpu) == 4
+    monkeypatch.setattr(training, "PARALLEL_MIN_INTERACTIONS", len(dataset.train_users) + 1)  # small data
+    assert training.tower_processes(dataset, auto, 4, cpu) == 1
+    monkeypatch.setattr(training, "PARALLEL_MIN_INTERACTIONS", 0)
+    monkeypatch.setattr(training.multiprocessing.current_process(), "daemon", True)  # a prefork pool's child
+    assert training.tower_processes(dataset, auto, 4, cpu) == 1
+
+
+def test_parallel_towers_auto_trains_in_worker_processes_above_the_size(dataset, monkeypatch):
+    from recommender.ml import train as training
+
+    monkeypatch.setattr(training, "PARALLEL_MIN_INTERACTIONS", 0)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        result = train(dataset, tiny(epochs=1), device="cpu")
+    finally:
+        torch.set_num_threads(threads)
+    assert 1 <= len(result.worker_peak_rss_mb) <= 2
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine where CUDA fails")
