@@ -116,7 +116,7 @@ class TrainConfig:
     # starting the workers, ~3 s, would cost what it saves); else 1 (tower_processes). On a GPU
     # the workers' own CUDA contexts cost more than they saved (docs/benchmarks.md, "Tenth
     # session"). Each child holds its own copy of the model and its optimizer state (the dataset's
-    # tensors are shared): 6.5 GB of PSS for two at 100k users against 2.4 GB in one process.
+    # tensors are shared): 5.7-6.6 GB of PSS for two at 100k users against 2.4 GB in one process.
     parallel_towers: int = 0
     # Where the CPU draws dropout masks: "torch" (bernoulli_, one Mersenne Twister call per
     # element, single-threaded) or "pcg64" (numpy's PCG64, 16 bits an element; ~10x cheaper, ~8%
@@ -134,9 +134,11 @@ class TrainConfig:
     propagation_budget: int = 100_000_000
     # Batches an epoch has at most (0 = no limit): on more users than max_epoch_batches x
     # batch_size the batch grows instead (100k users: 391 users a batch, not 782 batches of 128).
-    # A sequence batch of 128 users is a few thousand small ops whose cost barely depends on the
-    # batch: 4x the users cost 2.5x the time at 100k users (docs/benchmarks.md, "Eleventh
-    # session"). No benchmark dataset reaches the cap (amazon-beauty: 175 batches of 128).
+    # A bigger batch gives a second torch thread bigger products: at 100k users the sequence
+    # tower's epoch with two threads went from 32.0 to 24.2 s; with one thread its time grows
+    # with the batch, no gain (docs/benchmarks.md, "Eleventh session"). A 4x bigger batch on
+    # amazon-beauty's sequence tower kept its test NDCG@10 (0.0442 against 0.0445). No benchmark
+    # dataset reaches the cap (amazon-beauty: 175 batches of 128), so the tables are unchanged.
     max_epoch_batches: int = 256
     epochs: int = 60
     patience: int = 10
