@@ -42,6 +42,18 @@ def test_a_target_among_the_negatives_is_not_its_own_negative():
     assert torch.isclose(loss, torch.log1p(torch.exp(torch.tensor(-5.0))))
 
 
+@pytest.mark.parametrize("keep_logits_bytes", [0, 1 << 20], ids=["recomputed", "kept"])
+def test_a_row_whose_every_negative_is_its_target_has_zero_loss_and_finite_gradients(monkeypatch, keep_logits_bytes):
+    monkeypatch.setattr(softmax, "KEEP_LOGITS_BYTES", keep_logits_bytes)
+    users = torch.tensor([[1.0, 0.0], [0.0, 1.0]], requires_grad=True)
+    items = torch.tensor([[5.0, 0.0], [0.0, 3.0]], requires_grad=True)
+    # row 0: its only negative is its target (nothing competes); row 1: item 0 (score 0) competes with 3
+    loss = softmax.sampled_softmax_loss(users, items, torch.tensor([0, 1]), torch.tensor([0]))
+    grads = torch.autograd.grad(loss, (users, items))
+    assert torch.isclose(loss, torch.log1p(torch.exp(torch.tensor(-3.0))) / 2)
+    assert all(torch.isfinite(g).all() for g in grads) and torch.equal(grads[0][0], torch.zeros(2))
+
+
 def test_bfloat16_products_keep_the_loss_and_gradients_close(monkeypatch):
     monkeypatch.setattr(softmax, "CHUNK_ROWS", 64)
     generator = torch.Generator().manual_seed(1)
