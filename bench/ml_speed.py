@@ -61,8 +61,7 @@ import torch  # noqa: E402
 from recommender.ml.baselines import peak_rss_mb  # noqa: E402
 from recommender.ml.serve import Recommender  # noqa: E402
 from recommender.ml.synthetic import scale_dataset  # noqa: E402
-from recommender.ml.train import (TrainConfig, resolve_device, tower_processes, tower_runs, train,  # noqa: E402
-                                  trained_towers)
+from recommender.ml.train import TrainConfig, train  # noqa: E402
 
 TARGETS = {"epoch_s": 60.0, "peak_rss_mb": 8 * 1024.0, "top100_all_s": 30.0, "step_rerank_p99_ms": 5.0}
 
@@ -192,10 +191,6 @@ def main() -> int:
 
     config = TrainConfig(epochs=1, eval_users=args.eval_users, seed=args.seed, parallel_towers=args.parallel_towers,
                          max_epoch_batches=args.max_epoch_batches, dropout_masks=args.dropout_masks)
-    trainings = len(tower_runs(config, trained_towers(dataset, config)))
-    processes = tower_processes(dataset, config, trainings, resolve_device(args.device))
-    print(f"{trainings} tower trainings, {processes} at once (parallel_towers={config.parallel_towers}), "
-          f"at most {config.max_epoch_batches or 'unlimited'} batches an epoch", flush=True)
     started, ticks = time.perf_counter(), cpu_ticks()
     with TreeMemory() as memory:
         result = train(dataset, config, device=args.device)
@@ -205,7 +200,10 @@ def main() -> int:
     # when each tower training began its first batch, from train()'s start (its first point's
     # arrival less its own time); the earliest is after the worker processes started, if any
     first_start = min(point["seconds"] - point["tower_seconds"] for point in result.history)
-    at_once = f", {processes} trainings at once" if processes > 1 else ""
+    print(f"{len(result.history)} tower trainings (a point each at epochs=1), {result.tower_processes} at once "
+          f"(parallel_towers={config.parallel_towers}), at most {config.max_epoch_batches or 'unlimited'} "
+          "batches an epoch", flush=True)
+    at_once = f", {result.tower_processes} trainings at once" if result.tower_processes > 1 else ""
     print(line(f"one training epoch, all towers ({result.device}{at_once})", last_end - first_start, "s", "epoch_s"))
     print("  (from the first tower training's first batch to the last one's end)")
     for point in result.history:

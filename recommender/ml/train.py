@@ -236,6 +236,7 @@ class TrainResult:
     device: str
     gate_seconds: float = 0.0  # of train_seconds, fitting the score gate
     worker_peak_rss_mb: list[float] = field(default_factory=list)  # each tower-training process's (parallel_towers)
+    tower_processes: int = 1  # tower trainings run at once (tower_processes)
 
 
 @functools.cache
@@ -636,7 +637,8 @@ def train(dataset: Dataset, config: TrainConfig | None = None, device: str = "au
     train_seconds = time.perf_counter() - started
     validation = evaluate_model(model, dataset, "val", dev)
     test = evaluate_model(model, dataset, "test", dev)
-    return TrainResult(model, config, history, validation, test, train_seconds, str(dev), gate_seconds, worker_peaks)
+    return TrainResult(model, config, history, validation, test, train_seconds, str(dev), gate_seconds, worker_peaks,
+                       processes)
 
 
 class TqdmProgress:
